@@ -1,0 +1,154 @@
+"""Every exception costroute raises, in one tree.
+
+    CostrouteError
+    ├── ConfigError                  bad configuration (names the key path and the file)
+    ├── RequestValidationError       a malformed request, caught before any money is spent
+    ├── UnknownModelPriceError       a pinned model has no price in any source
+    ├── NoAdequateModelError         no candidate can serve the request (reasons attached)
+    ├── BudgetExceeded               a budget with ``on_exceed: block`` refused the request
+    ├── BudgetStoreUnavailable       the budget store cannot be reached (fail closed)
+    └── ProviderError                the provider failed; the original is kept as ``__cause__``
+        ├── AuthenticationError      401/403: retrying will not help
+        ├── BadRequestError          400/404/422: the provider rejected the request
+        ├── ContextWindowExceededError
+        ├── RateLimitError           429: retried, then the next candidate
+        ├── ProviderTimeoutError     the call timed out: retried
+        ├── ProviderConnectionError  the provider could not be reached: retried
+        └── ProviderServerError      5xx: retried
+
+Provider errors are translated exactly once, in ``costroute.providers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceeded",
+    "BudgetStoreUnavailable",
+    "ConfigError",
+    "ContextWindowExceededError",
+    "CostrouteError",
+    "NoAdequateModelError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderServerError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "RequestValidationError",
+    "UnknownModelPriceError",
+]
+
+
+class CostrouteError(Exception):
+    """The base of every error costroute raises."""
+
+
+class ConfigError(CostrouteError, ValueError):
+    """The configuration is invalid. ``problems`` lists each (location, message)."""
+
+    def __init__(self, message: str, *, problems: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+class RequestValidationError(CostrouteError, ValueError):
+    """A request is malformed. ``location`` points at the offending part, e.g. ``messages[2].role``."""
+
+    def __init__(self, message: str, *, location: str = "") -> None:
+        super().__init__(f"{location}: {message}" if location else message)
+        self.location = location
+
+
+class UnknownModelPriceError(CostrouteError, LookupError):
+    """No pricing source knows this model, so its cost could not be accounted for."""
+
+    def __init__(self, model: str, *, suggestions: Sequence[str] = ()) -> None:
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(
+            f"no price is known for model {model!r}; add `price:` to it in the config or a price "
+            f"file so its spend is not recorded as $0.{hint}"
+        )
+        self.model = model
+
+
+class NoAdequateModelError(CostrouteError):
+    """No candidate model can serve the request. ``rejections`` maps model -> reason."""
+
+    def __init__(self, message: str, *, rejections: dict[str, str] | None = None) -> None:
+        self.rejections = dict(rejections or {})
+        detail = "; ".join(f"{m}: {why}" for m, why in self.rejections.items())
+        super().__init__(f"{message} ({detail})" if detail else message)
+
+
+class BudgetExceeded(CostrouteError):
+    """A budget refused the request before any provider was called."""
+
+    def __init__(self, message: str, *, budget: str = "", scope_key: str = "") -> None:
+        super().__init__(message)
+        self.budget = budget
+        self.scope_key = scope_key
+
+
+class BudgetStoreUnavailable(CostrouteError):
+    """The budget store could not be reached; requests are refused rather than unaccounted."""
+
+
+class ProviderError(CostrouteError):
+    """A provider call failed. The provider's own exception is ``__cause__``."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str = "",
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.model = model
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.body = body
+
+
+class AuthenticationError(ProviderError):
+    """The provider refused the credentials (401/403)."""
+
+
+class BadRequestError(ProviderError):
+    """The provider rejected the request as invalid."""
+
+
+class ContextWindowExceededError(BadRequestError):
+    """The request did not fit the model's context window."""
+
+
+class RateLimitError(ProviderError):
+    """The provider rate-limited the request (429)."""
+
+    retryable = True
+
+
+class ProviderTimeoutError(ProviderError):
+    """The provider call timed out."""
+
+    retryable = True
+
+
+class ProviderConnectionError(ProviderError):
+    """The provider could not be reached."""
+
+    retryable = True
+
+
+class ProviderServerError(ProviderError):
+    """The provider failed with a 5xx status."""
+
+    retryable = True
