@@ -1,1 +1,27 @@
-"""costroute.policies."""
+"""Configuration: the schema of policies, tiers and models, and how it is loaded and checked."""
+
+from ._loader import ConfigSource, check_references, load_config
+from ._quality import known_quality
+from ._schema import (
+    DEFAULT_TIERS,
+    CostrouteConfig,
+    ModelConfig,
+    ModelPrice,
+    ModelSupports,
+    PolicyConfig,
+    RetryConfig,
+)
+
+__all__ = [
+    "DEFAULT_TIERS",
+    "ConfigSource",
+    "CostrouteConfig",
+    "ModelConfig",
+    "ModelPrice",
+    "ModelSupports",
+    "PolicyConfig",
+    "RetryConfig",
+    "check_references",
+    "known_quality",
+    "load_config",
+]

@@ -1,0 +1,155 @@
+"""The resolved model pool and policies: configuration joined with prices, capabilities, quality.
+
+Built once per client, so the per-request path only does dictionary look-ups.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from dataclasses import dataclass
+
+from ._errors import ConfigError, RequestValidationError
+from .policies import CostrouteConfig, ModelConfig, PolicyConfig, known_quality
+from .pricing._registry import PriceRegistry
+from .pricing._sheet import ModelInfo, PriceSheet
+from .router import Classifier, HeuristicClassifier, default_classifier
+from .router._select import Candidate, default_thresholds
+
+__all__ = ["Catalog", "ResolvedPolicy"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPolicy:
+    name: str
+    config: PolicyConfig
+    pool: tuple[Candidate, ...]
+    thresholds: dict[str, float]
+    classifier: Classifier
+    baseline_model: str
+    baseline: PriceSheet
+
+
+def _sheet_from_config(spec: ModelConfig) -> PriceSheet | None:
+    if spec.price is None:
+        return None
+    p = spec.price
+    return PriceSheet(
+        model=spec.name, input_per_mtok=p.input_per_mtok, output_per_mtok=p.output_per_mtok,
+        cached_input_per_mtok=p.cached_input_per_mtok, cache_write_per_mtok=p.cache_write_per_mtok,
+        effective_date=p.effective_date, source="config",
+    )
+
+
+def _registry_for(config: CostrouteConfig) -> PriceRegistry:
+    overrides = [s for s in map(_sheet_from_config, config.models) if s is not None]
+    return PriceRegistry.default(overrides=overrides, files=config.price_files, plugins=config.pricing_plugins)
+
+
+def _classifier_for(name: str) -> Classifier:
+    if name == "default":
+        return default_classifier()
+    if name in ("heuristic", "heuristic-v1"):
+        return HeuristicClassifier()
+    from . import router
+
+    loader = getattr(router, "load_classifier", None)
+    if loader is None:
+        raise ConfigError(f"classifier {name!r}: only 'default' and 'heuristic' are available")
+    try:
+        classifier: Classifier = loader(name)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"classifier {name!r} cannot be loaded: {exc}") from exc
+    return classifier
+
+
+class Catalog:
+    """Candidates by name, and policies resolved against them."""
+
+    def __init__(self, config: CostrouteConfig, registry: PriceRegistry | None = None) -> None:
+        self.config = config
+        self.registry = registry or _registry_for(config)
+        self._specs = {m.name: m for m in config.models}
+        self._candidates: dict[str, Candidate] = {}
+        self._lock = threading.Lock()
+        pool = tuple(self.candidate(m.name) for m in config.models)
+        missing = [(f"models[{i}].quality", "no quality is known for this model; set `quality:`")
+                   for i, c in enumerate(pool) if c.quality < 0]
+        if missing:
+            raise ConfigError("invalid costroute configuration:\n" +
+                              "\n".join(f"  {loc}: {msg}" for loc, msg in missing), problems=missing)
+        self.policies = {name: self._resolve(name, p, pool) for name, p in config.policies.items()}
+
+    def model_config(self, model: str) -> ModelConfig | None:
+        return self._specs.get(model)
+
+    def candidate(self, model: str) -> Candidate:
+        found = self._candidates.get(model)
+        if found is None:
+            with self._lock:
+                found = self._candidates.get(model) or self._build(model)
+                self._candidates[model] = found
+        return found
+
+    def policy(self, name: str) -> ResolvedPolicy:
+        try:
+            return self.policies[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self.policies), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise RequestValidationError(
+                f"unknown policy {name!r} (configured: {', '.join(sorted(self.policies))}){hint}",
+                location="policy",
+            ) from None
+
+    def _build(self, model: str) -> Candidate:
+        spec = self._specs.get(model)
+        sheet = (_sheet_from_config(spec) if spec else None) or self.registry.find(model)
+        info = self.registry.info(model) or ModelInfo(model=model)
+        supports = spec.supports if spec else None
+        quality = spec.quality if spec and spec.quality is not None else known_quality(model)
+        provider = info.provider or (model.split("/", 1)[0] if "/" in model else "")
+
+        def pick(own: bool | None, known: bool | None) -> bool | None:
+            return own if own is not None else known
+
+        return Candidate(
+            name=model, quality=-1.0 if quality is None else quality, provider=provider, sheet=sheet,
+            unpriced_reason="" if sheet else "no price in the config, price files, plug-ins or snapshot",
+            max_input_tokens=(spec.max_input_tokens if spec else None) or info.max_input_tokens,
+            max_output_tokens=(spec.max_output_tokens if spec else None) or info.max_output_tokens,
+            supports_tools=pick(supports.tools if supports else None, info.supports_tools),
+            supports_vision=pick(supports.vision if supports else None, info.supports_vision),
+            supports_json=pick(supports.json_output if supports else None, info.supports_json),
+            supports_streaming=pick(supports.streaming if supports else None, info.supports_streaming),
+        )
+
+    def _resolve(self, name: str, policy: PolicyConfig, pool: tuple[Candidate, ...]) -> ResolvedPolicy:
+        where = f"policies.{name}"
+        members = tuple(
+            c for c in pool
+            if (policy.models is None or c.name in policy.models)
+            and (policy.providers is None or c.provider in policy.providers)
+        )
+        if not members:
+            raise ConfigError(f"{where}: no model of `models` is allowed by this policy",
+                              problems=[(where, "empty model pool")])
+        baseline_model = policy.baseline or _strongest(members)
+        baseline = self.candidate(baseline_model).sheet
+        if baseline is None:
+            raise ConfigError(
+                f"{where}.baseline: no price is known for {baseline_model!r}; savings cannot be measured",
+                problems=[(f"{where}.baseline", "unpriced baseline")],
+            )
+        thresholds = dict(policy.thresholds or default_thresholds(self.config.tiers))
+        try:
+            classifier = _classifier_for(policy.classifier)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.classifier: {exc}", problems=[(f"{where}.classifier", str(exc))]) from exc
+        return ResolvedPolicy(name, policy, members, thresholds, classifier, baseline_model, baseline)
+
+
+def _strongest(pool: tuple[Candidate, ...]) -> str:
+    priced = [c for c in pool if c.sheet is not None] or list(pool)
+    best = max(priced, key=lambda c: (c.quality, c.sheet.output_per_mtok if c.sheet else 0))
+    return best.name

@@ -1,0 +1,264 @@
+"""``Client`` and ``AsyncClient``: drop-in chat clients that route, price and record every call.
+
+Both are thin drivers around one :class:`~costroute._engine.Engine`; they differ only in how they
+call the provider and how they wait between retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from functools import cached_property
+from typing import Any
+
+from ._defaults import default_config
+from ._engine import Engine, Plan
+from ._errors import ProviderError
+from ._retry import async_retrying, falls_back, sync_retrying
+from ._streams import AsyncStream, Stream
+from .policies import ConfigSource, CostrouteConfig, load_config
+from .pricing._registry import PriceRegistry
+from .providers import Completer, LiteLLMCompleter
+from .router._select import Decision
+
+__all__ = ["AsyncClient", "Client"]
+
+_END = object()
+
+
+class _Base:
+    def __init__(
+        self,
+        config: ConfigSource | None = None,
+        *,
+        completer: Completer | None = None,
+        ledger: Any = None,
+        registry: PriceRegistry | None = None,
+    ) -> None:
+        cfg: CostrouteConfig = load_config(config) if config is not None else default_config()
+        if ledger is None:
+            from .spend import ledger_from_config
+
+            ledger = ledger_from_config(cfg.ledger)
+        self._owns_completer = completer is None
+        self._engine = Engine(
+            cfg, completer=completer or LiteLLMCompleter(), registry=registry,
+            ledger=ledger,
+        )
+
+    @classmethod
+    def from_config(cls, source: ConfigSource, **kwargs: Any) -> Any:
+        """A client from a YAML/TOML/JSON file path or a dict."""
+        return cls(source, **kwargs)
+
+    @property
+    def config(self) -> CostrouteConfig:
+        return self._engine.config
+
+    @cached_property
+    def spend(self) -> Any:
+        """The spend ledger (a :class:`~costroute.spend.SpendView`): ``records``, ``summary``, ``export``."""
+        from .spend import SpendView
+
+        return SpendView(self._engine.ledger)
+
+    def route(self, messages: Any, *, policy: str = "default", model: str | None = None, **params: Any) -> Decision:
+        """Decide and explain where a request would go, calling nothing."""
+        return self._engine.route({"messages": messages, "policy": policy, "model": model, **params})
+
+    def __repr__(self) -> str:
+        models = ", ".join(m.name for m in self.config.models)
+        return f"{type(self).__name__}(models=[{models}], policies={sorted(self.config.policies)})"
+
+
+class Client(_Base):
+    """The synchronous client: ``client.chat.completions.create(messages=[...])``."""
+
+    def __init__(self, config: ConfigSource | None = None, *, sleep: Callable[[float], None] = time.sleep,
+                 **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self._sleep = sleep
+
+    @cached_property
+    def chat(self) -> _Chat:
+        return _Chat(self)
+
+    def close(self) -> None:
+        if self._owns_completer:
+            self._engine.completer.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _create(self, kwargs: Mapping[str, Any]) -> Any:
+        stream = bool(kwargs.get("stream"))
+        plan = self._engine.plan(kwargs, stream=stream)
+        if stream:
+            return Stream(self._engine, plan, self._attempts(plan, self._open_stream))
+        model, response, attempts, started = self._attempts(plan, self._engine.completer.complete)
+        info = self._engine.finish(plan, model, attempts, getattr(response, "usage", None), started)
+        object.__setattr__(response, "costroute", info)
+        return response
+
+    def _open_stream(self, call: Any) -> Iterator[Any]:
+        chunks = iter(self._engine.completer.stream(call))
+        first = next(chunks, _END)
+        return _prepend(first, chunks)
+
+    def _attempts(self, plan: Plan, send: Callable[[Any], Any]) -> tuple[str, Any, int, float]:
+        """Try the plan's models in order, retrying each; returns (model, result, attempts, start)."""
+        retry = plan.policy.config.retry
+        attempts, last = 0, None
+        for model in plan.order:
+            remaining = retry.max_attempts - attempts
+            if remaining <= 0:
+                break
+            started = time.perf_counter()
+            try:
+                for attempt in sync_retrying(retry, min(retry.attempts_per_model, remaining), self._sleep):
+                    with attempt:
+                        attempts += 1
+                        started = time.perf_counter()
+                        try:
+                            result = send(self._engine.call_for(plan, model))
+                        except BaseException as exc:
+                            self._engine.failed(plan, model, attempts, exc, started)
+                            raise
+            except ProviderError as exc:
+                if not falls_back(exc):
+                    raise
+                last = exc
+                continue
+            return model, result, attempts, started
+        assert last is not None
+        raise last
+
+
+class AsyncClient(_Base):
+    """The asynchronous client: ``await client.chat.completions.create(messages=[...])``."""
+
+    def __init__(self, config: ConfigSource | None = None, *,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self._sleep = sleep
+
+    @cached_property
+    def chat(self) -> _AsyncChat:
+        return _AsyncChat(self)
+
+    async def aclose(self) -> None:
+        if self._owns_completer:
+            self._engine.completer.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _create(self, kwargs: Mapping[str, Any]) -> Any:
+        stream = bool(kwargs.get("stream"))
+        plan = self._engine.plan(kwargs, stream=stream)
+        if stream:
+            return AsyncStream(self._engine, plan, await self._attempts(plan, self._open_stream))
+        model, response, attempts, started = await self._attempts(plan, self._engine.completer.acomplete)
+        info = self._engine.finish(plan, model, attempts, getattr(response, "usage", None), started)
+        object.__setattr__(response, "costroute", info)
+        return response
+
+    async def _open_stream(self, call: Any) -> AsyncIterator[Any]:
+        chunks = self._engine.completer.astream(call)
+        first = await anext(aiter(chunks), _END)
+        return _aprepend(first, chunks)
+
+    async def _attempts(self, plan: Plan, send: Callable[[Any], Awaitable[Any]]) -> tuple[str, Any, int, float]:
+        retry = plan.policy.config.retry
+        attempts, last = 0, None
+        for model in plan.order:
+            remaining = retry.max_attempts - attempts
+            if remaining <= 0:
+                break
+            started = time.perf_counter()
+            try:
+                async for attempt in async_retrying(retry, min(retry.attempts_per_model, remaining), self._sleep):
+                    with attempt:
+                        attempts += 1
+                        started = time.perf_counter()
+                        try:
+                            result = await send(self._engine.call_for(plan, model))
+                        except BaseException as exc:
+                            self._engine.failed(plan, model, attempts, exc, started)
+                            raise
+            except ProviderError as exc:
+                if not falls_back(exc):
+                    raise
+                last = exc
+                continue
+            return model, result, attempts, started
+        assert last is not None
+        raise last
+
+
+def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    try:
+        if first is not _END:
+            yield first
+            yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if callable(close):
+            close()
+
+
+async def _aprepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    try:
+        if first is not _END:
+            yield first
+            async for chunk in rest:
+                yield chunk
+    finally:
+        close = getattr(rest, "aclose", None)
+        if callable(close):
+            await close()
+
+
+class _Completions:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(self, *, messages: Any, model: str | None = None, policy: str | None = None,
+               tags: Mapping[str, str] | None = None, stream: bool = False, **params: Any) -> Any:
+        """Create a chat completion, routed to the cheapest adequate model (or ``model`` if pinned).
+
+        Returns an OpenAI-shaped response with ``.costroute`` (a :class:`~costroute.RouteInfo`), or
+        with ``stream=True`` an iterator of chunks whose ``.costroute`` is set once it ends.
+        """
+        return self._client._create(
+            {"messages": messages, "model": model, "policy": policy, "tags": tags, "stream": stream, **params}
+        )
+
+
+class _Chat:
+    def __init__(self, client: Client) -> None:
+        self.completions = _Completions(client)
+
+
+class _AsyncCompletions:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def create(self, *, messages: Any, model: str | None = None, policy: str | None = None,
+                     tags: Mapping[str, str] | None = None, stream: bool = False, **params: Any) -> Any:
+        """The async twin of :meth:`_Completions.create`."""
+        return await self._client._create(
+            {"messages": messages, "model": model, "policy": policy, "tags": tags, "stream": stream, **params}
+        )
+
+
+class _AsyncChat:
+    def __init__(self, client: AsyncClient) -> None:
+        self.completions = _AsyncCompletions(client)

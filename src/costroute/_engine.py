@@ -1,0 +1,229 @@
+"""The shared core of ``Client`` and ``AsyncClient``: everything but the waiting.
+
+An :class:`Engine` is built once from a configuration. For each request it validates, classifies,
+routes (:meth:`Engine.plan`), builds each attempt's provider call, and turns a provider's answer or
+failure into a :class:`~costroute.RouteInfo` and spend records. The sync and async clients are thin
+drivers around it that differ only in how they call and sleep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from ._catalog import Catalog, ResolvedPolicy
+from ._errors import ProviderError, UnknownModelPriceError
+from ._types import RouteInfo
+from ._validate import validate_messages, validate_params, validate_tags
+from .policies import CostrouteConfig
+from .pricing._cost import cost_of, usage_from_openai
+from .pricing._registry import PriceRegistry
+from .pricing._sheet import Usage
+from .providers import Completer, ProviderCall
+from .router._classifier import Classification
+from .router._select import Decision, RankedCandidate, RequestNeeds, required_tier, select
+from .router._tokens import count_message_tokens, default_counter, image_parts
+from .spend._records import SpendRecord
+
+__all__ = ["Engine", "Plan"]
+
+log = logging.getLogger("costroute.client")
+
+#: Parameters costroute consumes itself; everything else passes through to the provider.
+_OWN = frozenset({"messages", "model", "policy", "tags", "stream", "cache", "cache_namespace"})
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One routed request: what to send, to whom, in which order, and how it was decided."""
+
+    request_id: str
+    policy: ResolvedPolicy
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+    tags: dict[str, str]
+    decision: Decision
+    needs: RequestNeeds
+    order: tuple[str, ...]
+    stream: bool = False
+    prompt_hash: str = ""
+    started: float = field(default_factory=time.perf_counter)
+
+
+class Engine:
+    """Routing, pricing and accounting for one client. Thread-safe: it holds no per-request state."""
+
+    def __init__(
+        self,
+        config: CostrouteConfig,
+        *,
+        completer: Completer,
+        ledger: Any,
+        registry: PriceRegistry | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = config
+        self.catalog = Catalog(config, registry)
+        self.completer = completer
+        self.ledger = ledger
+        self._now = clock or (lambda: datetime.now(timezone.utc))
+
+    # -- planning (pure but for the classifier and the token counter) ---------------------------
+
+    def plan(self, kwargs: Mapping[str, Any], *, stream: bool = False) -> Plan:
+        """Validate a ``create(...)`` call and route it. Raises before any money is spent."""
+        messages = validate_messages(kwargs.get("messages"))
+        params = {k: v for k, v in kwargs.items() if k not in _OWN and v is not None}
+        validate_params(params)
+        tags = validate_tags(kwargs.get("tags"))
+        policy = self.catalog.policy(kwargs.get("policy") or "default")
+        model = kwargs.get("model")
+        classification = policy.classifier.classify(messages)
+        needs = self._needs(messages, params, policy, stream)
+        if model and model != "auto":
+            decision = self._pin(str(model), classification, needs, policy)
+        else:
+            decision = select(
+                difficulty=classification.score, needs=needs, pool=policy.pool,
+                tiers=self.config.tiers, thresholds=policy.thresholds, policy=policy.name,
+                escalate=policy.config.escalate,
+            )
+        decision = replace(decision, signals=dict(classification.signals), label=classification.label)
+        return Plan(
+            request_id="cr-" + uuid.uuid4().hex, policy=policy, messages=messages, params=params,
+            tags=tags, decision=decision, needs=needs, order=self._order(decision, policy),
+            stream=stream, prompt_hash=_prompt_hash(messages),
+        )
+
+    def route(self, kwargs: Mapping[str, Any]) -> Decision:
+        return self.plan(kwargs).decision
+
+    def _needs(
+        self, messages: list[dict[str, Any]], params: Mapping[str, Any], policy: ResolvedPolicy, stream: bool
+    ) -> RequestNeeds:
+        cap = params.get("max_tokens") or params.get("max_completion_tokens")
+        estimate = policy.config.output_tokens_estimate
+        fmt = params.get("response_format")
+        return RequestNeeds(
+            input_tokens=count_message_tokens(messages, tools=params.get("tools"), counter=default_counter()),
+            output_tokens=min(estimate, cap) if cap else estimate,
+            max_output_tokens=cap or policy.config.max_output_tokens,
+            tools=bool(params.get("tools") or params.get("functions")),
+            vision=image_parts(messages) > 0,
+            json_output=isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema"),
+            stream=stream,
+        )
+
+    def _pin(self, model: str, c: Classification, needs: RequestNeeds, policy: ResolvedPolicy) -> Decision:
+        candidate = self.catalog.candidate(model)
+        if candidate.sheet is None:
+            raise UnknownModelPriceError(model, suggestions=self.catalog.registry.suggestions(model))
+        cost = cost_of(candidate.sheet, Usage(input_tokens=needs.input_tokens, output_tokens=needs.output_tokens))
+        tier = required_tier(c.score, policy.thresholds, self.config.tiers)
+        ranked = (RankedCandidate(candidate.name, candidate.quality, cost),)
+        return Decision(
+            model=candidate.name, tier=tier, required_tier=tier, difficulty=c.score, policy=policy.name,
+            candidates=ranked, input_tokens=needs.input_tokens, est_cost_usd=cost, pinned=True,
+        )
+
+    def _order(self, decision: Decision, policy: ResolvedPolicy) -> tuple[str, ...]:
+        """The chosen model, its configured fallbacks, then the other eligible models by cost."""
+        if decision.pinned:
+            return (decision.model,)
+        eligible = set(decision.fallbacks)
+        order = [decision.model]
+        for name in [*policy.config.fallbacks.get(decision.model, []), *decision.fallbacks]:
+            if name not in order and (name in eligible or name in policy.config.fallbacks.get(decision.model, [])):
+                order.append(name)
+        return tuple(order)
+
+    # -- attempts ------------------------------------------------------------------------------
+
+    def call_for(self, plan: Plan, model: str) -> ProviderCall:
+        candidate = self.catalog.candidate(model)
+        spec = self.catalog.model_config(model)
+        params = dict(plan.params)
+        if not (params.get("max_tokens") or params.get("max_completion_tokens")):
+            cap = plan.policy.config.max_output_tokens
+            if cap and candidate.max_output_tokens:
+                cap = min(cap, candidate.max_output_tokens)
+            if cap:
+                params["max_tokens"] = cap
+        if spec is not None:
+            params.update({k: v for k, v in spec.extra_params.items() if k not in params})
+        return ProviderCall(
+            model=model, messages=plan.messages, params=params, provider=candidate.provider,
+            api_base=spec.api_base if spec else None, api_key=spec.api_key if spec else None,
+            timeout=spec.timeout_s if spec else 60.0,
+        )
+
+    def finish(self, plan: Plan, model: str, attempt: int, usage_block: Any, started: float,
+               *, estimated: bool = False, status: str = "ok") -> RouteInfo:
+        """Price a completed attempt, record it, and describe the request."""
+        candidate = self.catalog.candidate(model)
+        usage = usage_from_openai(usage_block, candidate.provider) if usage_block is not None else None
+        if usage is None:
+            usage, estimated = Usage(input_tokens=plan.needs.input_tokens), True
+        return self._account(plan, model, attempt, usage, started, estimated=estimated, status=status)
+
+    def finish_estimated(self, plan: Plan, model: str, attempt: int, output_text: str, started: float,
+                         *, status: str) -> RouteInfo:
+        """Account for a stream that ended before its usage arrived: estimated tokens, never $0."""
+        usage = Usage(input_tokens=plan.needs.input_tokens, output_tokens=default_counter().count(output_text))
+        return self._account(plan, model, attempt, usage, started, estimated=True, status=status)
+
+    def _account(self, plan: Plan, model: str, attempt: int, usage: Usage, started: float,
+                 *, estimated: bool, status: str) -> RouteInfo:
+        candidate = self.catalog.candidate(model)
+        assert candidate.sheet is not None  # routing never picks an unpriced model
+        cost = cost_of(candidate.sheet, usage)
+        baseline = cost_of(plan.policy.baseline, usage)
+        latency = (time.perf_counter() - started) * 1000
+        if estimated and status == "ok":
+            status = "estimated"
+        self._record(plan, model, attempt, usage, cost, baseline, latency, status=status, estimated=estimated)
+        d = plan.decision
+        return RouteInfo(
+            request_id=plan.request_id, policy=plan.policy.name, difficulty=d.difficulty, label=d.label,
+            tier=d.tier, model=model, cost_usd=cost, baseline_cost_usd=baseline, cache_hit=False,
+            attempts=attempt, pinned=d.pinned, latency_ms=latency, usage=usage, estimated=estimated,
+            decision=d,
+        )
+
+    def failed(self, plan: Plan, model: str, attempt: int, exc: BaseException, started: float) -> None:
+        """Record a failed attempt (nothing billed, but every attempt is visible in the ledger)."""
+        status = "error" if isinstance(exc, ProviderError | Exception) else "cancelled"
+        latency = (time.perf_counter() - started) * 1000
+        self._record(plan, model, attempt, Usage(), Decimal(0), Decimal(0), latency, status=status,
+                     error=f"{type(exc).__name__}: {exc}"[:500])
+
+    def _record(self, plan: Plan, model: str, attempt: int, usage: Usage, cost: Decimal, baseline: Decimal,
+                latency: float, *, status: str, estimated: bool = False, error: str = "") -> None:
+        candidate = self.catalog.candidate(model)
+        sheet = candidate.sheet
+        record = SpendRecord(
+            request_id=plan.request_id, attempt=attempt, ts=self._now(), model=model,
+            provider=candidate.provider, status=status,  # type: ignore[arg-type]
+            policy=plan.policy.name, tier=plan.decision.tier, difficulty=plan.decision.difficulty,
+            input_tokens=usage.input_tokens, cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens, output_tokens=usage.output_tokens,
+            reasoning_tokens=usage.reasoning_tokens, cost_usd=cost, baseline_cost_usd=baseline,
+            saved_usd=baseline - cost, input_per_mtok=sheet.input_per_mtok if sheet else None,
+            output_per_mtok=sheet.output_per_mtok if sheet else None,
+            price_source=sheet.source if sheet else "", latency_ms=latency, tags=dict(plan.tags),
+            prompt_hash=plan.prompt_hash, error=error, estimated=estimated,
+        )
+        self.ledger.append(record)
+
+
+def _prompt_hash(messages: Sequence[Mapping[str, Any]]) -> str:
+    blob = json.dumps(messages, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]

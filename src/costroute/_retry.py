@@ -1,0 +1,84 @@
+"""Retry strategy: tenacity objects shared by the sync and async drivers.
+
+Only retryable provider errors (429, 5xx, timeouts, connection failures) are retried, with
+exponential backoff and full jitter; a ``Retry-After`` from the provider is honoured, and when it
+asks for longer than the policy allows the model is abandoned for the next candidate instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
+
+from ._errors import AuthenticationError, ContextWindowExceededError, ProviderError
+from .policies import RetryConfig
+
+__all__ = ["async_retrying", "falls_back", "retryable", "sync_retrying"]
+
+
+def retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ProviderError) and exc.retryable
+
+
+def falls_back(exc: BaseException) -> bool:
+    """Whether another candidate may succeed where this one failed."""
+    return retryable(exc) or isinstance(exc, AuthenticationError | ContextWindowExceededError)
+
+
+def _retry_after(state: RetryCallState) -> float | None:
+    outcome = state.outcome
+    exc = outcome.exception() if outcome is not None else None
+    return getattr(exc, "retry_after", None)
+
+
+class _WaitRetryAfter(wait_base):
+    """The provider's Retry-After when it gave one, else exponential backoff with jitter."""
+
+    def __init__(self, config: RetryConfig) -> None:
+        self._backoff = wait_exponential_jitter(initial=config.backoff_s, max=config.max_backoff_s,
+                                                jitter=config.backoff_s)
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        after = _retry_after(retry_state)
+        return float(after) if after is not None else float(self._backoff(retry_state))
+
+
+class _StopOnLongRetryAfter(stop_base):
+    def __init__(self, limit: float) -> None:
+        self._limit = limit
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        after = _retry_after(retry_state)
+        return after is not None and after > self._limit
+
+
+def _options(config: RetryConfig, attempts: int) -> dict[str, Any]:
+    return {
+        "stop": stop_after_attempt(max(1, attempts)) | _StopOnLongRetryAfter(config.max_retry_after_s),
+        "wait": _WaitRetryAfter(config),
+        "retry": retry_if_exception(retryable),
+        "reraise": True,
+    }
+
+
+def sync_retrying(config: RetryConfig, attempts: int, sleep: Callable[[float], None] = time.sleep) -> Retrying:
+    return Retrying(sleep=sleep, **_options(config, attempts))
+
+
+def async_retrying(
+    config: RetryConfig, attempts: int, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+) -> AsyncRetrying:
+    return AsyncRetrying(sleep=sleep, **_options(config, attempts))

@@ -1,0 +1,135 @@
+"""Streamed answers: OpenAI-shaped chunks passed through, with the cost known once the stream ends.
+
+A stream is accounted for on every exit: completed with the provider's usage (``ok``), completed
+without usage (``estimated`` from the text seen), abandoned by the caller or cancelled
+(``cancelled``, estimated), or broken by the provider (``error``, estimated). Never $0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from ._engine import Engine, Plan
+from ._errors import ProviderError
+from ._types import RouteInfo
+
+__all__ = ["AsyncStream", "Stream", "StreamState"]
+
+
+class StreamState:
+    """What has been seen of a stream so far: its text, its finish reason and its usage."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.usage: Any = None
+        self.finish_reason: str | None = None
+
+    def add(self, chunk: Any) -> None:
+        usage = getattr(chunk, "usage", None)
+        if usage is not None and (getattr(usage, "prompt_tokens", None) or getattr(usage, "completion_tokens", None)):
+            self.usage = usage
+        for choice in getattr(chunk, "choices", None) or ():
+            delta = getattr(choice, "delta", None)
+            text = getattr(delta, "content", None) if delta is not None else None
+            if text:
+                self.parts.append(text)
+            if getattr(choice, "finish_reason", None):
+                self.finish_reason = choice.finish_reason
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def settle(self, engine: Engine, plan: Plan, model: str, attempt: int, started: float,
+               *, ended: bool, error: BaseException | None) -> RouteInfo:
+        if ended and self.usage is not None:
+            return engine.finish(plan, model, attempt, self.usage, started)
+        status = "estimated" if ended else ("error" if isinstance(error, ProviderError) else "cancelled")
+        return engine.finish_estimated(plan, model, attempt, self.text, started, status=status)
+
+
+class Stream:
+    """A sync stream of chunks. ``costroute`` is set once it has ended (or been closed)."""
+
+    costroute: RouteInfo | None
+
+    def __init__(self, engine: Engine, plan: Plan, opened: tuple[str, Iterator[Any], int, float]) -> None:
+        self.costroute = None
+        self._chunks = self._run(engine, plan, *opened)
+
+    def _run(self, engine: Engine, plan: Plan, model: str, chunks: Iterator[Any], attempt: int,
+             started: float) -> Iterator[Any]:
+        state, ended, error = StreamState(), False, None
+        try:
+            for chunk in chunks:
+                state.add(chunk)
+                yield chunk
+            ended = True
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            close = getattr(chunks, "close", None)
+            if callable(close):
+                close()
+            self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        """Stop reading; what was read so far is accounted for."""
+        self._chunks.close()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncStream:
+    """An async stream of chunks. ``costroute`` is set once it has ended (or been closed)."""
+
+    costroute: RouteInfo | None
+
+    def __init__(self, engine: Engine, plan: Plan, opened: tuple[str, AsyncIterator[Any], int, float]) -> None:
+        self.costroute = None
+        self._chunks = self._run(engine, plan, *opened)
+
+    async def _run(self, engine: Engine, plan: Plan, model: str, chunks: AsyncIterator[Any], attempt: int,
+                   started: float) -> AsyncIterator[Any]:
+        state, ended, error = StreamState(), False, None
+        try:
+            async for chunk in chunks:
+                state.add(chunk)
+                yield chunk
+            ended = True
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if callable(close):
+                await close()
+            self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
+
+    def __aiter__(self) -> AsyncStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        return await self._chunks.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop reading; what was read so far is accounted for."""
+        await self._chunks.aclose()
+
+    async def __aenter__(self) -> AsyncStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

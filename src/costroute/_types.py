@@ -1,0 +1,37 @@
+"""What a call tells its caller about how it was routed and what it cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .pricing._sheet import Usage
+from .router._select import Decision
+
+__all__ = ["RouteInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInfo:
+    """Attached to every response as ``resp.costroute`` (and to a stream once it has ended)."""
+
+    request_id: str
+    policy: str
+    difficulty: float
+    label: str
+    tier: str
+    model: str
+    cost_usd: Decimal
+    baseline_cost_usd: Decimal
+    cache_hit: bool
+    attempts: int
+    pinned: bool
+    latency_ms: float
+    usage: Usage
+    estimated: bool = False
+    decision: Decision | None = None
+
+    @property
+    def saved_usd(self) -> Decimal:
+        """What routing (or the cache) saved against always calling the policy's baseline."""
+        return self.baseline_cost_usd - self.cost_usd

@@ -1,0 +1,130 @@
+"""Checking a request before any money is spent: messages, parameters, tags.
+
+Pure functions; every error says what is wrong and where (``messages[2].role``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ._errors import RequestValidationError
+
+__all__ = ["ROLES", "validate_messages", "validate_params", "validate_tags"]
+
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_MAX_TOKENS = 2_000_000
+
+# name -> (low, high, integral)
+_RANGES: dict[str, tuple[float, float, bool]] = {
+    "temperature": (0.0, 2.0, False),
+    "top_p": (0.0, 1.0, False),
+    "presence_penalty": (-2.0, 2.0, False),
+    "frequency_penalty": (-2.0, 2.0, False),
+    "max_tokens": (1, _MAX_TOKENS, True),
+    "max_completion_tokens": (1, _MAX_TOKENS, True),
+    "n": (1, 128, True),
+    "top_logprobs": (0, 20, True),
+    "seed": (-(2**63), 2**63 - 1, True),
+}
+_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file", "image", "input_image", "refusal"})
+
+
+def validate_messages(messages: Any) -> list[dict[str, Any]]:
+    """The messages as a list of plain dicts, or a ``RequestValidationError`` naming the bad one."""
+    if isinstance(messages, str | bytes) or not isinstance(messages, list | tuple):
+        raise RequestValidationError(
+            f"must be a list of messages, not {type(messages).__name__}", location="messages"
+        )
+    if not messages:
+        raise RequestValidationError("must contain at least one message", location="messages")
+    out: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, Mapping):
+            raise RequestValidationError(
+                f"must be a mapping with 'role' and 'content', not {type(message).__name__}",
+                location=where,
+            )
+        role = message.get("role")
+        if role is None:
+            raise RequestValidationError("is missing 'role'", location=where)
+        if role not in ROLES:
+            raise RequestValidationError(
+                f"unknown role {role!r} (expected one of {', '.join(sorted(ROLES))})",
+                location=f"{where}.role",
+            )
+        if "content" not in message and not message.get("tool_calls"):
+            raise RequestValidationError("is missing 'content'", location=where)
+        _check_content(message.get("content"), role, bool(message.get("tool_calls")), where)
+        if role == "tool" and not message.get("tool_call_id"):
+            raise RequestValidationError("a tool message needs 'tool_call_id'", location=where)
+        out.append(dict(message))
+    return out
+
+
+def _check_content(content: Any, role: str, has_tool_calls: bool, where: str) -> None:
+    loc = f"{where}.content"
+    if content is None:
+        if role == "assistant" and has_tool_calls:
+            return
+        raise RequestValidationError("is None", location=loc)
+    if isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise RequestValidationError(
+            f"must be a string or a list of parts, not {type(content).__name__}", location=loc
+        )
+    if not content:
+        raise RequestValidationError("is an empty list of parts", location=loc)
+    for j, part in enumerate(content):
+        if not isinstance(part, Mapping) or part.get("type") not in _PART_TYPES:
+            raise RequestValidationError(
+                f"must be a part with a 'type' among {', '.join(sorted(_PART_TYPES))}",
+                location=f"{loc}[{j}]",
+            )
+        if part["type"] == "text" and not isinstance(part.get("text"), str):
+            raise RequestValidationError("a text part needs a string 'text'", location=f"{loc}[{j}]")
+
+
+def validate_params(params: Mapping[str, Any]) -> None:
+    """Reject absurd parameter values (negative ``max_tokens``, ``temperature=7``, NaN...)."""
+    for name, (low, high, integral) in _RANGES.items():
+        if name not in params or params[name] is None:
+            continue
+        value = params[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RequestValidationError(f"must be a number, not {type(value).__name__}", location=name)
+        if integral and not isinstance(value, int):
+            raise RequestValidationError(f"must be a whole number, not {value!r}", location=name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RequestValidationError(f"must be finite, not {value!r}", location=name)
+        if not low <= value <= high:
+            raise RequestValidationError(f"must be between {low} and {high}, not {value!r}", location=name)
+    stop = params.get("stop")
+    if stop is not None:
+        stops = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops) or len(stops) > 16:
+            raise RequestValidationError("must be a string or a list of at most 16 strings", location="stop")
+    tools = params.get("tools")
+    if tools is not None and (not isinstance(tools, list) or not all(isinstance(t, Mapping) for t in tools)):
+        raise RequestValidationError("must be a list of tool definitions", location="tools")
+
+
+def validate_tags(tags: Any) -> dict[str, str]:
+    """Tags are a flat mapping of short strings to short strings."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise RequestValidationError(f"must be a mapping, not {type(tags).__name__}", location="tags")
+    out: dict[str, str] = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key or len(key) > 64:
+            raise RequestValidationError("keys must be non-empty strings of at most 64 characters",
+                                         location=f"tags[{key!r}]")
+        if not isinstance(value, str | int) or isinstance(value, bool) or len(str(value)) > 256:
+            raise RequestValidationError("values must be strings of at most 256 characters",
+                                         location=f"tags[{key!r}]")
+        out[key] = str(value)
+    return out

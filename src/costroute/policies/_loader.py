@@ -1,0 +1,210 @@
+"""Loading configuration: files (YAML, TOML, JSON) or dicts, ``${VAR}`` expansion, strict checks.
+
+Every problem becomes one :class:`~costroute.ConfigError` that lists each bad key by its path
+(``policies.default.baseline``), names the file, and suggests close matches for misspellings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .._errors import ConfigError
+from ._schema import CostrouteConfig
+
+__all__ = ["ConfigSource", "load_config"]
+
+ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | CostrouteConfig
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def load_config(
+    source: ConfigSource, *, environ: Mapping[str, str] | None = None
+) -> CostrouteConfig:
+    """Read, expand and validate a configuration. ``environ`` defaults to ``os.environ``."""
+    if isinstance(source, CostrouteConfig):
+        return source
+    where = ""
+    if isinstance(source, Mapping):
+        raw: Any = dict(source)
+    else:
+        path = Path(source)
+        where = f" in {path}"
+        raw = _read_file(path)
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"the configuration{where} must be a mapping at the top level")
+    env = os.environ if environ is None else environ
+    problems: list[tuple[str, str]] = []
+    expanded = _expand(raw, env, (), problems)
+    if problems:
+        raise _error(problems, where)
+    try:
+        config = CostrouteConfig.model_validate(expanded)
+    except ValidationError as exc:
+        raise _error(list(_pydantic_problems(exc)), where) from None
+    problems = list(check_references(config))
+    if problems:
+        raise _error(problems, where)
+    return config
+
+
+def _read_file(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from exc
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".yaml", ".yml"):
+            return yaml.safe_load(text) or {}
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        if suffix == ".json":
+            return json.loads(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid {suffix[1:].upper()}: {exc}") from exc
+    raise ConfigError(f"{path}: unsupported configuration format {suffix!r} (use .yaml, .toml or .json)")
+
+
+def _expand(value: Any, env: Mapping[str, str], loc: tuple[Any, ...], problems: list[tuple[str, str]]) -> Any:
+    if isinstance(value, str):
+
+        def sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append((_path(loc), f"environment variable {name} is not set"))
+            return ""
+
+        return _ENV.sub(sub, value)
+    if isinstance(value, Mapping):
+        return {k: _expand(v, env, (*loc, k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, (*loc, i), problems) for i, v in enumerate(value)]
+    return value
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def _error(problems: list[tuple[str, str]], where: str) -> ConfigError:
+    lines = "\n".join(f"  {loc}: {msg}" for loc, msg in problems)
+    count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+    return ConfigError(f"invalid costroute configuration{where} ({count}):\n{lines}", problems=problems)
+
+
+def _pydantic_problems(exc: ValidationError) -> Iterator[tuple[str, str]]:
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            known = _fields_at(CostrouteConfig, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=3, cutoff=0.6)
+            message = "unknown key" + (f"; did you mean {', '.join(close)}?" if close else "")
+            if known and not close:
+                message += f" (expected one of: {', '.join(sorted(known))})"
+        elif "secret" in message.lower():
+            message = "invalid secret"
+        yield _path(loc), message
+
+
+def _fields_at(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The field names (and aliases) of the model reached by following ``loc`` through the schema."""
+    current: Any = model
+    for part in loc:
+        while get_origin(current) is not None and not isinstance(part, str | int):
+            current = get_args(current)[0]
+        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
+            field = current.model_fields.get(part)
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            current = _element_type(current)
+        current = _unwrap_optional(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []
+
+
+def _element_type(tp: Any) -> Any:
+    args = [a for a in get_args(tp) if a is not type(None)]
+    return args[-1] if args else None
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    args = [a for a in get_args(tp) if a is not type(None)]
+    if get_origin(tp) is not None and len(args) == 1 and get_origin(tp) not in (list, dict):
+        return args[0]
+    return tp
+
+
+def check_references(config: CostrouteConfig) -> Iterator[tuple[str, str]]:
+    """Cross-field checks: every model a policy names exists, tiers exist, fallbacks are acyclic."""
+    names = [m.name for m in config.models]
+    known = set(names)
+
+    def unknown(model: str, loc: str) -> Iterator[tuple[str, str]]:
+        if known and model not in known:
+            close = difflib.get_close_matches(model, names, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            yield loc, f"unknown model {model!r} (not listed under `models`){hint}"
+
+    for pname, policy in config.policies.items():
+        base = f"policies.{pname}"
+        for i, model in enumerate(policy.models or []):
+            yield from unknown(model, f"{base}.models[{i}]")
+        for tier in policy.thresholds or {}:
+            if tier not in config.tiers:
+                close = difflib.get_close_matches(tier, list(config.tiers), n=2, cutoff=0.5)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                yield f"{base}.thresholds.{tier}", f"unknown tier {tier!r}{hint}"
+        for src, targets in policy.fallbacks.items():
+            yield from unknown(src, f"{base}.fallbacks.{src}")
+            for i, target in enumerate(targets):
+                yield from unknown(target, f"{base}.fallbacks.{src}[{i}]")
+        cycle = _find_cycle(policy.fallbacks)
+        if cycle:
+            yield f"{base}.fallbacks", "fallbacks form a cycle: " + " -> ".join(cycle)
+
+
+def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in graph:
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return None

@@ -1,0 +1,136 @@
+"""The configuration schema: validated, frozen pydantic models. Unknown keys are errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+__all__ = [
+    "DEFAULT_TIERS",
+    "CostrouteConfig",
+    "ModelConfig",
+    "ModelPrice",
+    "ModelSupports",
+    "PolicyConfig",
+    "RetryConfig",
+]
+
+#: Tier name -> the minimum model quality it demands.
+DEFAULT_TIERS: dict[str, float] = {"economy": 0.0, "standard": 0.6, "premium": 0.8}
+
+Quality = Annotated[float, Field(ge=0.0, le=1.0)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=10)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class ModelPrice(_Frozen):
+    """A price override, in US dollars per million tokens."""
+
+    input_per_mtok: Money
+    output_per_mtok: Money
+    cached_input_per_mtok: Money | None = None
+    cache_write_per_mtok: Money | None = None
+    effective_date: str | None = None
+
+
+class ModelSupports(_Frozen):
+    """What a model can do; ``None`` leaves it to the pricing registry's knowledge."""
+
+    tools: bool | None = None
+    vision: bool | None = None
+    json_output: bool | None = Field(default=None, alias="json")
+    streaming: bool | None = None
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class ModelConfig(_Frozen):
+    """One candidate model. ``name`` is a litellm model id such as ``openai/gpt-4o-mini``."""
+
+    name: Annotated[str, Field(min_length=1)]
+    quality: Quality | None = None
+    api_base: str | None = None
+    api_key: SecretStr | None = None
+    price: ModelPrice | None = None
+    max_input_tokens: Annotated[int, Field(gt=0)] | None = None
+    max_output_tokens: Annotated[int, Field(gt=0)] | None = None
+    supports: ModelSupports = ModelSupports()
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    extra_params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("extra_params")
+    @classmethod
+    def _no_secrets_in_extras(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if "key" in key.lower() or "secret" in key.lower() or "token" == key.lower():
+                raise ValueError(f"put credentials in `api_key`, not in extra_params ({key!r})")
+        return value
+
+
+class RetryConfig(_Frozen):
+    """costroute's own retries: the only retries, since litellm's and the SDKs' are switched off."""
+
+    attempts_per_model: Annotated[int, Field(ge=1, le=10)] = 2
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 4
+    backoff_s: Annotated[float, Field(ge=0, le=60)] = 0.5
+    max_backoff_s: Annotated[float, Field(ge=0, le=600)] = 8.0
+    max_retry_after_s: Annotated[float, Field(ge=0, le=600)] = 30.0
+
+
+class PolicyConfig(_Frozen):
+    """How one policy routes.
+
+    ``thresholds`` maps a tier to the lowest difficulty that demands it; the lowest tier serves
+    everything below the first threshold. ``output_tokens_estimate`` prices the answer before it
+    exists; ``max_output_tokens`` caps answers when the caller gives no ``max_tokens``.
+    """
+
+    baseline: str | None = None
+    thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] | None = None
+    classifier: str = "default"
+    models: list[str] | None = None
+    providers: list[str] | None = None
+    fallbacks: dict[str, list[str]] = Field(default_factory=dict)
+    escalate: bool = True
+    max_output_tokens: Annotated[int, Field(gt=0)] | None = 4096
+    output_tokens_estimate: Annotated[int, Field(gt=0)] = 256
+    retry: RetryConfig = RetryConfig()
+    cache: dict[str, Any] | None = None
+
+
+class CostrouteConfig(_Frozen):
+    """The whole configuration file."""
+
+    version: Literal[1] = 1
+    models: list[ModelConfig] = Field(default_factory=list)
+    tiers: dict[str, Quality] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
+    policies: dict[str, PolicyConfig] = Field(default_factory=lambda: {"default": PolicyConfig()})
+    price_files: list[str] = Field(default_factory=list)
+    pricing_plugins: bool = True
+    ledger: dict[str, Any] | None = None
+    budgets: list[dict[str, Any]] = Field(default_factory=list)
+    budget_store: dict[str, Any] | None = None
+    cache: dict[str, Any] | None = None
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_not_empty(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError("at least one tier is needed")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_models(self) -> CostrouteConfig:
+        seen: set[str] = set()
+        for model in self.models:
+            if model.name in seen:
+                raise ValueError(f"model {model.name!r} is listed twice")
+            seen.add(model.name)
+        if "default" not in self.policies:
+            raise ValueError("a policy named 'default' is required")
+        return self

@@ -1,0 +1,184 @@
+"""The one place costroute calls litellm.
+
+litellm is imported on first use, never by ``import costroute``. Nothing of litellm's global state
+is touched: keys, bases, timeouts and HTTP clients are passed per call. litellm's own retries and the
+provider SDKs' hidden retries are switched off, so every attempt is costroute's and is recorded.
+
+HTTP goes through httpx clients owned by the completer (one pool per provider, base URL and key),
+so requests are visible to httpx-level mocks such as respx and connections are reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import SecretStr
+
+from ._errors import map_provider_error
+
+__all__ = ["Completer", "LiteLLMCompleter", "ProviderCall", "import_litellm"]
+
+#: Providers whose litellm handler takes an ``openai`` SDK client.
+_OPENAI_SDK = frozenset({"openai"})
+#: Providers whose litellm handler takes litellm's own HTTP handler.
+_HTTP_HANDLER = frozenset({"anthropic"})
+#: Providers that send usage in the last streamed chunk only when asked.
+_ASK_STREAM_USAGE = frozenset({"openai", "azure", "groq", "deepseek", "together_ai", "fireworks_ai",
+                               "hosted_vllm", "openrouter", "mistral", "xai"})
+
+
+def import_litellm() -> Any:
+    """Import litellm without letting it fetch its remote price map (costroute prices requests
+    itself, from its own registry)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    return litellm
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCall:
+    """One attempt at one model. ``params`` are the OpenAI chat parameters to send."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    params: Mapping[str, Any]
+    provider: str = ""
+    api_base: str | None = None
+    api_key: SecretStr | None = field(default=None, repr=False)
+    timeout: float = 60.0
+
+    def secrets(self) -> list[str]:
+        return [self.api_key.get_secret_value()] if self.api_key else []
+
+
+class Completer(Protocol):
+    """What sends a chat completion. ``LiteLLMCompleter`` is the real one; tests may inject fakes."""
+
+    def complete(self, call: ProviderCall) -> Any: ...
+
+    async def acomplete(self, call: ProviderCall) -> Any: ...
+
+    def stream(self, call: ProviderCall) -> Iterator[Any]: ...
+
+    def astream(self, call: ProviderCall) -> AsyncIterator[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class LiteLLMCompleter:
+    """Calls providers through litellm with per-call credentials and costroute-owned HTTP pools."""
+
+    def __init__(self, *, use_httpx: bool = True) -> None:
+        self._use_httpx = use_httpx
+        self._clients: dict[tuple[str, str, str, bool], Any] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"LiteLLMCompleter(use_httpx={self._use_httpx}, pools={len(self._clients)})"
+
+    # -- the calls -----------------------------------------------------------------------------
+
+    def complete(self, call: ProviderCall) -> Any:
+        litellm = import_litellm()
+        try:
+            return litellm.completion(**self._kwargs(call, is_async=False))
+        except Exception as exc:
+            raise map_provider_error(exc, model=call.model, secrets=call.secrets()) from exc
+
+    async def acomplete(self, call: ProviderCall) -> Any:
+        litellm = import_litellm()
+        try:
+            return await litellm.acompletion(**self._kwargs(call, is_async=True))
+        except Exception as exc:
+            raise map_provider_error(exc, model=call.model, secrets=call.secrets()) from exc
+
+    def stream(self, call: ProviderCall) -> Iterator[Any]:
+        litellm = import_litellm()
+        try:
+            chunks = litellm.completion(**self._kwargs(call, is_async=False, stream=True))
+            yield from chunks
+        except Exception as exc:
+            raise map_provider_error(exc, model=call.model, secrets=call.secrets()) from exc
+
+    async def astream(self, call: ProviderCall) -> AsyncIterator[Any]:
+        litellm = import_litellm()
+        try:
+            chunks = await litellm.acompletion(**self._kwargs(call, is_async=True, stream=True))
+            async for chunk in chunks:
+                yield chunk
+        except Exception as exc:
+            raise map_provider_error(exc, model=call.model, secrets=call.secrets()) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            closer = getattr(client, "close", None)
+            if callable(closer):
+                try:
+                    closer()
+                except (RuntimeError, TypeError):  # an async client closed outside its loop
+                    pass
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _kwargs(self, call: ProviderCall, *, is_async: bool, stream: bool = False) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict(call.params)
+        kwargs.update(
+            model=call.model, messages=call.messages, timeout=call.timeout,
+            num_retries=0, max_retries=0,
+        )
+        if call.api_base:
+            kwargs["api_base"] = call.api_base
+        if call.api_key is not None:
+            kwargs["api_key"] = call.api_key.get_secret_value()
+        if stream:
+            kwargs["stream"] = True
+            if call.provider in _ASK_STREAM_USAGE:
+                options = dict(kwargs.get("stream_options") or {})
+                options["include_usage"] = True
+                kwargs["stream_options"] = options
+        client = self._client(call, is_async) if self._use_httpx else None
+        if client is not None:
+            kwargs["client"] = client
+        return kwargs
+
+    def _client(self, call: ProviderCall, is_async: bool) -> Any:
+        if call.provider not in _OPENAI_SDK and call.provider not in _HTTP_HANDLER:
+            return None
+        secret = call.api_key.get_secret_value() if call.api_key else ""
+        key = (call.provider, call.api_base or "", hashlib.sha256(secret.encode()).hexdigest(), is_async)
+        client = self._clients.get(key)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(key) or _new_client(call, is_async)
+                self._clients[key] = client
+        return client
+
+
+def _new_client(call: ProviderCall, is_async: bool) -> Any:
+    import httpx
+
+    timeout = httpx.Timeout(call.timeout)
+    if call.provider in _OPENAI_SDK:
+        import openai
+
+        key = call.api_key.get_secret_value() if call.api_key else os.environ.get("OPENAI_API_KEY")
+        options: dict[str, Any] = {"api_key": key or "unset", "max_retries": 0, "timeout": timeout}
+        if call.api_base:
+            options["base_url"] = call.api_base
+        if is_async:
+            return openai.AsyncOpenAI(http_client=httpx.AsyncClient(timeout=timeout), **options)
+        return openai.OpenAI(http_client=httpx.Client(timeout=timeout), **options)
+    import_litellm()
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler, HTTPHandler
+
+    if is_async:
+        return AsyncHTTPHandler(timeout=timeout, transport=httpx.AsyncHTTPTransport())
+    return HTTPHandler(timeout=timeout, client=httpx.Client(timeout=timeout))

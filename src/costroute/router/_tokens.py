@@ -1,0 +1,154 @@
+"""Offline token counting with tiktoken, from the encoding files litellm ships.
+
+tiktoken would download its encodings on first use; this module never does. It reads the
+``cl100k_base`` / ``o200k_base`` files bundled inside the installed litellm package (found without
+importing litellm) and, when they are missing, falls back to a conservative estimate of one token
+per three characters, flagged as such.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = ["TokenCounter", "count_message_tokens", "default_counter", "image_parts"]
+
+# tiktoken caches encodings under the SHA-1 of their download URL; litellm ships them so named.
+_FILES = {
+    "cl100k_base": "9b5ad71b2ce5302211f9c61530b329a4922fc6a4",
+    "o200k_base": "fb374d419588a4632f3f557e76b4b70aebbca790",
+}
+_PATTERNS = {
+    "cl100k_base": r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",
+    "o200k_base": "|".join(
+        [
+            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+            r"""\p{N}{1,3}""",
+            r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+            r"""\s*[\r\n]+""",
+            r"""\s+(?!\S)""",
+            r"""\s+""",
+        ]
+    ),
+}
+_SPECIAL = {
+    "cl100k_base": {"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259,
+                    "<|fim_suffix|>": 100260, "<|endofprompt|>": 100276},
+    "o200k_base": {"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
+}
+#: Tokens an image costs before the model is known (OpenAI's high-detail 512px tile + base).
+IMAGE_TOKENS = 765
+_PER_MESSAGE = 3
+_PER_REPLY = 3
+
+
+class TokenCounter(Protocol):
+    def count(self, text: str) -> int: ...
+
+
+class _Estimate:
+    """One token per three characters: an overestimate for English, so budgets stay safe."""
+
+    exact = False
+
+    def count(self, text: str) -> int:
+        return (len(text) + 2) // 3
+
+
+class _Tiktoken:
+    exact = True
+
+    def __init__(self, encoding: Any) -> None:
+        self._encoding = encoding
+
+    def count(self, text: str) -> int:
+        return len(self._encoding.encode(text, disallowed_special=()))
+
+
+def _tokenizer_dir() -> Path | None:
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
+
+
+def _load(name: str) -> TokenCounter:
+    directory = _tokenizer_dir()
+    path = directory / _FILES[name] if directory else None
+    if path is None or not path.is_file():
+        return _Estimate()
+    import tiktoken
+    from tiktoken.load import load_tiktoken_bpe
+
+    ranks = load_tiktoken_bpe(str(path))
+    encoding = tiktoken.Encoding(
+        name=f"costroute-{name}", pat_str=_PATTERNS[name], mergeable_ranks=ranks,
+        special_tokens=_SPECIAL[name],
+    )
+    return _Tiktoken(encoding)
+
+
+_lock = threading.Lock()
+_counters: dict[str, TokenCounter] = {}
+
+
+def default_counter(name: str = "o200k_base") -> TokenCounter:
+    """The process-wide counter for an encoding (immutable once loaded, so sharing is safe)."""
+    counter = _counters.get(name)
+    if counter is None:
+        with _lock:
+            counter = _counters.get(name) or _load(name)
+            _counters[name] = counter
+    return counter
+
+
+def _text_of(content: Any) -> tuple[str, int]:
+    """The text of a message's content and how many images it carries."""
+    if content is None:
+        return "", 0
+    if isinstance(content, str):
+        return content, 0
+    texts: list[str] = []
+    images = 0
+    for part in content if isinstance(content, list) else [content]:
+        if isinstance(part, Mapping):
+            if part.get("type") in ("image_url", "image", "input_image"):
+                images += 1
+            elif isinstance(part.get("text"), str):
+                texts.append(part["text"])
+        elif isinstance(part, str):
+            texts.append(part)
+    return "\n".join(texts), images
+
+
+def image_parts(messages: Sequence[Mapping[str, Any]]) -> int:
+    """How many image parts the conversation carries."""
+    return sum(_text_of(m.get("content"))[1] for m in messages)
+
+
+def count_message_tokens(
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    tools: Sequence[Any] | None = None,
+    counter: TokenCounter | None = None,
+) -> int:
+    """Prompt tokens of a chat request: every message, tool calls, tool schemas and images."""
+    counter = counter or default_counter()
+    total = _PER_REPLY
+    for message in messages:
+        text, images = _text_of(message.get("content"))
+        total += _PER_MESSAGE + counter.count(text) + images * IMAGE_TOKENS
+        for key in ("role", "name", "tool_call_id"):
+            value = message.get(key)
+            if isinstance(value, str):
+                total += counter.count(value)
+        if message.get("tool_calls"):
+            total += counter.count(json.dumps(message["tool_calls"], sort_keys=True, default=str))
+    if tools:
+        total += counter.count(json.dumps(list(tools), sort_keys=True, default=str))
+    return total

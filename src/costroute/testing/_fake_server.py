@@ -1,0 +1,185 @@
+"""A loopback fake of the OpenAI chat-completions API, for tests, benchmarks and ``costroute demo``.
+
+It listens on 127.0.0.1 only, answers deterministically, and can be scripted per model: a fixed
+answer, failures (status codes with ``Retry-After``), latency, and streams cut off mid-way. Every
+request it receives is kept in ``calls``.
+
+    with FakeOpenAIServer() as server:
+        server.script("cheap", failures=[429])     # the first call to model "cheap" gets a 429
+        ... api_base=server.base_url ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["FakeOpenAIServer", "ModelScript"]
+
+
+@dataclass
+class ModelScript:
+    """How the fake answers one model. ``failures`` are consumed one per call, before answering."""
+
+    answer: Callable[[list[dict[str, Any]]], str] | str | None = None
+    failures: deque[int | tuple[int, float]] = field(default_factory=deque)
+    latency_s: float = 0.0
+    cut_stream_after: int | None = None  # close the connection after this many content chunks
+    stream_usage: bool = True
+    cached_tokens: int = 0
+
+
+def _words(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    text = " ".join(str(m.get("content", "")) for m in messages)
+    return 3 + len(messages) * 4 + (len(text) + 3) // 4
+
+
+def _default_answer(messages: list[dict[str, Any]]) -> str:
+    last = str(messages[-1].get("content", "")) if messages else ""
+    digest = hashlib.sha256(last.encode()).hexdigest()[:8]
+    length = 8 + len(last) // 40
+    return f"Answer {digest}: " + " ".join(["lorem"] * min(length, 120))
+
+
+class FakeOpenAIServer:
+    """A threaded HTTP server on 127.0.0.1 speaking the OpenAI chat-completions wire format."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self._scripts: dict[str, ModelScript] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def script(self, model: str, *, answer: str | Callable[[list[dict[str, Any]]], str] | None = None,
+               failures: Sequence[int | tuple[int, float]] = (), latency_s: float = 0.0,
+               cut_stream_after: int | None = None, stream_usage: bool = True,
+               cached_tokens: int = 0) -> None:
+        with self._lock:
+            self._scripts[model] = ModelScript(answer, deque(failures), latency_s, cut_stream_after,
+                                               stream_usage, cached_tokens)
+
+    def calls_for(self, model: str) -> int:
+        with self._lock:
+            return sum(1 for c in self.calls if c.get("model") == model)
+
+    def start(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- request handling ----------------------------------------------------------------------
+
+    def _take(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[ModelScript, int | tuple[int, float] | None]:
+        with self._lock:
+            self.calls.append(body)
+            self.headers.append(headers)
+            script = self._scripts.setdefault(str(body.get("model")), ModelScript())
+            failure = script.failures.popleft() if script.failures else None
+        return script, failure
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                script, failure = fake._take(body, dict(self.headers.items()))
+                if script.latency_s:
+                    time.sleep(script.latency_s)
+                if failure is not None:
+                    status, after = failure if isinstance(failure, tuple) else (failure, None)
+                    self._json(status, {"error": {"message": f"scripted {status}", "type": "fake"}},
+                               {"retry-after": str(after)} if after is not None else {})
+                    return
+                messages = body.get("messages") or []
+                answer = script.answer(messages) if callable(script.answer) else (script.answer or _default_answer(messages))
+                prompt, completion = _prompt_tokens(messages), _words(answer)
+                if body.get("max_tokens"):
+                    completion = min(completion, int(body["max_tokens"]))
+                usage = {"prompt_tokens": prompt, "completion_tokens": completion,
+                         "total_tokens": prompt + completion}
+                if script.cached_tokens:
+                    usage["prompt_tokens_details"] = {"cached_tokens": min(script.cached_tokens, prompt)}
+                if body.get("stream"):
+                    self._stream(body, answer, usage, script)
+                else:
+                    self._json(200, {
+                        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                        "model": body.get("model"),
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": answer}}],
+                        "usage": usage,
+                    })
+
+            def _json(self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for key, value in (extra or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, body: dict[str, Any], answer: str, usage: dict[str, Any], script: ModelScript) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                self.end_headers()
+                base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                        "created": int(time.time()), "model": body.get("model")}
+                words = answer.split(" ")
+                pieces = [" ".join(words[i:i + 4]) + " " for i in range(0, len(words), 4)]
+                events: list[dict[str, Any]] = [
+                    {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
+                events += [{**base, "choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
+                events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                wants_usage = (body.get("stream_options") or {}).get("include_usage")
+                if wants_usage and script.stream_usage:
+                    events.append({**base, "choices": [], "usage": usage})
+                for i, event in enumerate(events):
+                    if script.cut_stream_after is not None and i > script.cut_stream_after:
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
+                    self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
+
+        return Handler
