@@ -152,7 +152,7 @@ class AsyncClient(_Base):
 
     async def aclose(self) -> None:
         if self._owns_completer:
-            self._engine.completer.close()
+            await self._engine.completer.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self

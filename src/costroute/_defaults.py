@@ -16,9 +16,9 @@ __all__ = ["PROVIDER_MODELS", "default_config"]
 #: Environment variable -> the models offered when it is set, cheapest first.
 PROVIDER_MODELS: dict[str, tuple[str, ...]] = {
     "OPENAI_API_KEY": ("openai/gpt-4o-mini", "openai/gpt-4.1-mini", "openai/gpt-4o"),
-    "ANTHROPIC_API_KEY": ("anthropic/claude-3-5-haiku-20241022", "anthropic/claude-sonnet-4-20250514"),
-    "GEMINI_API_KEY": ("gemini/gemini-2.0-flash", "gemini/gemini-2.5-flash", "gemini/gemini-2.5-pro"),
-    "GROQ_API_KEY": ("groq/llama-3.1-8b-instant", "groq/llama-3.3-70b-versatile"),
+    "ANTHROPIC_API_KEY": ("anthropic/claude-haiku-4-5", "anthropic/claude-sonnet-4-5"),
+    "GEMINI_API_KEY": ("gemini/gemini-2.5-flash-lite", "gemini/gemini-2.5-flash", "gemini/gemini-2.5-pro"),
+    "GROQ_API_KEY": ("groq/openai/gpt-oss-20b", "groq/openai/gpt-oss-120b"),
     "DEEPSEEK_API_KEY": ("deepseek/deepseek-chat",),
 }
 

@@ -85,12 +85,18 @@ class NoAdequateModelError(CostrouteError):
 
 
 class BudgetExceeded(CostrouteError):
-    """A budget refused the request before any provider was called."""
+    """A budget refused the request before any provider was called.
 
-    def __init__(self, message: str, *, budget: str = "", scope_key: str = "") -> None:
+    ``action`` is the budget's ``on_exceed``: ``"downgrade"`` invites a retry with a cheaper model.
+    """
+
+    def __init__(
+        self, message: str, *, budget: str = "", scope_key: str = "", action: str = "block"
+    ) -> None:
         super().__init__(message)
         self.budget = budget
         self.scope_key = scope_key
+        self.action = action
 
 
 class BudgetStoreUnavailable(CostrouteError):

@@ -18,7 +18,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
@@ -48,8 +48,7 @@ class _WaitRetryAfter(wait_base):
     """The provider's Retry-After when it gave one, else exponential backoff with jitter."""
 
     def __init__(self, config: RetryConfig) -> None:
-        self._backoff = wait_exponential_jitter(initial=config.backoff_s, max=config.max_backoff_s,
-                                                jitter=config.backoff_s)
+        self._backoff = wait_random_exponential(multiplier=config.backoff_s, max=config.max_backoff_s)
 
     def __call__(self, retry_state: RetryCallState) -> float:
         after = _retry_after(retry_state)

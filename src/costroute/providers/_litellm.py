@@ -70,6 +70,8 @@ class Completer(Protocol):
 
     def close(self) -> None: ...
 
+    async def aclose(self) -> None: ...
+
 
 class LiteLLMCompleter:
     """Calls providers through litellm with per-call credentials and costroute-owned HTTP pools."""
@@ -116,15 +118,20 @@ class LiteLLMCompleter:
             raise map_provider_error(exc, model=call.model, secrets=call.secrets()) from exc
 
     def close(self) -> None:
+        """Close the sync HTTP pools (async ones need :meth:`aclose`)."""
+        for client in self._take(is_async=False):
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close every HTTP pool, async ones included."""
+        self.close()
+        for client in self._take(is_async=True):
+            await client.close()
+
+    def _take(self, *, is_async: bool) -> list[Any]:
         with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            closer = getattr(client, "close", None)
-            if callable(closer):
-                try:
-                    closer()
-                except (RuntimeError, TypeError):  # an async client closed outside its loop
-                    pass
+            keys = [k for k in self._clients if k[3] is is_async]
+            return [self._clients.pop(k) for k in keys]
 
     # -- plumbing ------------------------------------------------------------------------------
 

@@ -1,0 +1,113 @@
+"""Configuration: files, environment expansion, strict validation with paths and suggestions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from costroute import Client, ConfigError
+from costroute.policies import load_config
+
+from .conftest import SECRET, two_model_config
+
+YAML = """
+models:
+  - name: openai/gpt-4o-mini
+    quality: 0.62
+    api_key: ${TEST_COSTROUTE_KEY}
+  - name: openai/gpt-4o
+    api_key: ${TEST_COSTROUTE_KEY}
+tiers: {economy: 0.0, standard: 0.6, premium: 0.8}
+policies:
+  default:
+    baseline: openai/gpt-4o
+    thresholds: {standard: 0.4, premium: 0.7}
+"""
+
+
+def test_yaml_file_with_environment_secrets(tmp_path: Path, monkeypatch, ledger) -> None:
+    monkeypatch.setenv("TEST_COSTROUTE_KEY", SECRET)
+    path = tmp_path / "costroute.yaml"
+    path.write_text(YAML)
+    client = Client.from_config(str(path), ledger=ledger)
+    assert client.config.models[0].api_key.get_secret_value() == SECRET
+    assert client.config.models[1].quality is None  # filled from the bundled quality table
+    assert SECRET not in repr(client) and SECRET not in repr(client.config) and SECRET not in str(client.config)
+
+
+def test_toml_file(tmp_path: Path, ledger) -> None:
+    path = tmp_path / "costroute.toml"
+    path.write_text('[[models]]\nname = "openai/gpt-4o-mini"\n[[models]]\nname = "openai/gpt-4o"\n')
+    assert [m.name for m in Client.from_config(path, ledger=ledger).config.models] == [
+        "openai/gpt-4o-mini", "openai/gpt-4o"]
+
+
+def test_errors_name_the_file_the_key_path_and_a_suggestion(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("models:\n  - name: openai/gpt-4o\n    qualty: 0.9\npolicies:\n  default:\n    baselin: x\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = str(caught.value)
+    assert str(path) in text
+    assert "models[0].qualty: unknown key; did you mean quality?" in text
+    assert "policies.default.baselin: unknown key; did you mean baseline?" in text
+    assert len(caught.value.problems) == 2
+
+
+@pytest.mark.parametrize(("change", "where", "words"), [
+    (lambda c: c["models"][0].update(quality=1.5), "models[0].quality", "less than or equal to 1"),
+    (lambda c: c["models"][0].update(price={"input_per_mtok": "-1", "output_per_mtok": 1}),
+     "models[0].price.input_per_mtok", "greater than or equal to 0"),
+    (lambda c: c["policies"]["default"].update(baseline="openai/gpt-4x-typo"), "policies.default.baseline", "no price"),
+    (lambda c: c["policies"]["default"].update(models=["openai/gpt4o"]), "policies.default.models[0]",
+     "did you mean openai/gpt-4o"),
+    (lambda c: c["policies"]["default"].update(thresholds={"premum": 0.5}),
+     "policies.default.thresholds.premum", "did you mean premium"),
+    (lambda c: c["policies"]["default"].update(
+        fallbacks={"openai/gpt-4o": ["openai/gpt-4o-mini"], "openai/gpt-4o-mini": ["openai/gpt-4o"]}),
+     "policies.default.fallbacks", "cycle"),
+    (lambda c: c["models"].append(dict(c["models"][0])), "<root>", "listed twice"),
+    (lambda c: c.update(polices={}), "polices", "did you mean policies"),
+    (lambda c: c["policies"]["default"].update(retry={"max_attempts": 0}),
+     "policies.default.retry.max_attempts", "greater than or equal to 1"),
+    (lambda c: c["models"][0].update(api_key="${SURELY_NOT_SET_COSTROUTE}"), "models[0].api_key",
+     "SURELY_NOT_SET_COSTROUTE is not set"),
+])
+def test_invalid_configs(change, where: str, words: str, ledger) -> None:
+    config = two_model_config()
+    change(config)
+    with pytest.raises(ConfigError) as caught:
+        Client(config, ledger=ledger)
+    locations = [loc for loc, _ in caught.value.problems] or [str(caught.value)]
+    assert any(where in loc for loc in locations), caught.value
+    assert words in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+def test_unpriced_baseline_is_a_config_error(ledger) -> None:
+    config = two_model_config()
+    config["models"].append({"name": "acme/mystery-1", "quality": 0.99})
+    config["policies"]["default"]["baseline"] = "acme/mystery-1"
+    with pytest.raises(ConfigError, match="policies.default.baseline"):
+        Client(config, ledger=ledger)
+
+
+def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
+    path = tmp_path / "evil.yaml"
+    path.write_text("models: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+
+
+def test_default_client_uses_the_providers_with_keys(monkeypatch, ledger) -> None:
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY",
+                "DEEPSEEK_API_KEY", "COSTROUTE_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ConfigError, match="no provider key"):
+        Client(ledger=ledger)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    client = Client(ledger=ledger)
+    assert {m.name.split("/")[0] for m in client.config.models} == {"anthropic"}
+    easy = client.route([{"role": "user", "content": "Hi! What's 2+2?"}])
+    assert easy.model == "anthropic/claude-haiku-4-5"

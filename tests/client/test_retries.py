@@ -1,0 +1,122 @@
+"""Retries, Retry-After, fallback and the error tree, through litellm with respx at the boundary."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import respx
+
+from costroute import BadRequestError, Client, ProviderServerError, ProviderTimeoutError, RateLimitError
+
+from .conftest import EASY, OPENAI_BASE, openai_reply, two_model_config
+
+OPENAI_ONLY = {"models": ["openai/gpt-4o-mini", "openai/gpt-4o"]}
+
+
+def _client(ledger, waits: list[float], **retry) -> Client:
+    policy = dict(OPENAI_ONLY)
+    if retry:
+        policy["retry"] = retry
+    return Client(two_model_config(**policy), ledger=ledger, sleep=waits.append)
+
+
+def _models(route: respx.Route) -> list[str]:
+    return [json.loads(c.request.content)["model"] for c in route.calls]
+
+
+def _error(status: int, **headers: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": {"message": f"status {status}", "type": "x"}}, headers=headers)
+
+
+@respx.mock
+def test_429_is_retried_honouring_retry_after(ledger) -> None:
+    waits: list[float] = []
+    route = respx.post(f"{OPENAI_BASE}/chat/completions").mock(
+        side_effect=[_error(429, **{"retry-after": "1.5"}), httpx.Response(200, json=openai_reply())])
+    info = _client(ledger, waits).chat.completions.create(messages=EASY).costroute
+    assert _models(route) == ["gpt-4o-mini", "gpt-4o-mini"]
+    assert waits == [1.5]
+    assert info.attempts == 2 and info.model == "openai/gpt-4o-mini"
+    assert [r.status for r in ledger.records()] == ["error", "ok"]
+    assert [r.attempt for r in ledger.records()] == [1, 2]
+
+
+@respx.mock
+def test_5xx_exhausts_the_model_then_falls_back(ledger) -> None:
+    waits: list[float] = []
+    route = respx.post(f"{OPENAI_BASE}/chat/completions").mock(
+        side_effect=[_error(500), _error(503), httpx.Response(200, json=openai_reply(model="gpt-4o"))])
+    info = _client(ledger, waits).chat.completions.create(messages=EASY).costroute
+    assert _models(route) == ["gpt-4o-mini", "gpt-4o-mini", "gpt-4o"]
+    assert info.model == "openai/gpt-4o" and info.attempts == 3
+    assert len(waits) == 1 and 0 <= waits[0] <= 1.5  # backoff with jitter, no Retry-After given
+
+
+@respx.mock
+def test_long_retry_after_skips_to_the_next_model(ledger) -> None:
+    waits: list[float] = []
+    route = respx.post(f"{OPENAI_BASE}/chat/completions").mock(
+        side_effect=[_error(429, **{"retry-after": "3600"}), httpx.Response(200, json=openai_reply())])
+    info = _client(ledger, waits).chat.completions.create(messages=EASY).costroute
+    assert _models(route) == ["gpt-4o-mini", "gpt-4o"] and waits == []
+    assert info.model == "openai/gpt-4o"
+
+
+@respx.mock
+def test_attempts_are_bounded_and_the_last_error_raised(ledger) -> None:
+    waits: list[float] = []
+    route = respx.post(f"{OPENAI_BASE}/chat/completions").mock(return_value=_error(429))
+    with pytest.raises(RateLimitError) as caught:
+        _client(ledger, waits, attempts_per_model=2, max_attempts=3).chat.completions.create(messages=EASY)
+    assert route.call_count == 3  # litellm and the OpenAI SDK retried nothing on their own
+    assert caught.value.status_code == 429 and caught.value.__cause__ is not None
+    assert [r.status for r in ledger.records()] == ["error"] * 3
+
+
+@respx.mock
+def test_bad_request_is_neither_retried_nor_fallen_back(ledger) -> None:
+    route = respx.post(f"{OPENAI_BASE}/chat/completions").mock(return_value=_error(400))
+    with pytest.raises(BadRequestError) as caught:
+        _client(ledger, []).chat.completions.create(messages=EASY)
+    assert route.call_count == 1
+    assert type(caught.value.__cause__).__module__.startswith("litellm")
+
+
+@respx.mock
+def test_timeouts_are_retried(ledger) -> None:
+    route = respx.post(f"{OPENAI_BASE}/chat/completions").mock(
+        side_effect=[httpx.ReadTimeout("slow"), httpx.Response(200, json=openai_reply())])
+    info = _client(ledger, []).chat.completions.create(messages=EASY).costroute
+    assert route.call_count == 2 and info.attempts == 2
+
+
+@respx.mock
+def test_server_errors_map_to_provider_server_error(ledger) -> None:
+    respx.post(f"{OPENAI_BASE}/chat/completions").mock(return_value=_error(502))
+    with pytest.raises(ProviderServerError):
+        _client(ledger, [], attempts_per_model=1, max_attempts=1).chat.completions.create(messages=EASY)
+
+
+@respx.mock
+async def test_async_retries_then_succeeds(ledger) -> None:
+    from costroute import AsyncClient
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    route = respx.post(f"{OPENAI_BASE}/chat/completions").mock(
+        side_effect=[httpx.ConnectTimeout("x"), _error(429, **{"retry-after": "0.25"}),
+                     httpx.Response(200, json=openai_reply())])
+    client = AsyncClient(two_model_config(**OPENAI_ONLY, retry={"attempts_per_model": 3}),
+                         ledger=ledger, sleep=sleep)
+    info = (await client.chat.completions.create(messages=EASY)).costroute
+    await client.aclose()
+    assert route.call_count == 3 and info.attempts == 3 and waits[-1] == 0.25
+
+
+def test_timeout_error_type_is_exported() -> None:
+    assert issubclass(ProviderTimeoutError, Exception) and ProviderTimeoutError.retryable

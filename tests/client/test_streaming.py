@@ -1,0 +1,104 @@
+"""Streaming against a loopback fake server, through litellm's real streaming path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from costroute import AsyncClient, Client
+from costroute.testing import FakeOpenAIServer
+
+from .conftest import EASY
+
+ANSWER = "The capital of France is Paris and it has been for a very long time indeed."
+
+
+@pytest.fixture()
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as fake:
+        yield fake
+
+
+def _config(server: FakeOpenAIServer) -> dict:
+    return {"models": [
+        {"name": "openai/cheap-model", "api_base": server.base_url, "api_key": "sk-loop", "quality": 0.6,
+         "price": {"input_per_mtok": 1, "output_per_mtok": 2}},
+        {"name": "openai/strong-model", "api_base": server.base_url, "api_key": "sk-loop", "quality": 0.9,
+         "price": {"input_per_mtok": 10, "output_per_mtok": 20}},
+    ]}
+
+
+def _text(chunks: list) -> str:
+    return "".join((c.choices[0].delta.content or "") for c in chunks if c.choices)
+
+
+def test_stream_yields_chunks_and_costs_from_the_final_usage(server: FakeOpenAIServer, ledger) -> None:
+    server.script("cheap-model", answer=ANSWER)
+    with Client(_config(server), ledger=ledger) as client:
+        stream = client.chat.completions.create(messages=EASY, stream=True)
+        assert stream.costroute is None  # not known until the stream ends
+        chunks = list(stream)
+    assert _text(chunks).strip() == ANSWER
+    assert server.calls[-1]["stream_options"] == {"include_usage": True}
+    info = stream.costroute
+    assert info is not None and not info.estimated and info.model == "openai/cheap-model"
+    words = len(ANSWER.split())
+    assert info.usage.output_tokens == words
+    assert info.cost_usd == (info.usage.input_tokens * 1 + words * 2) / __import__("decimal").Decimal(10**6)
+    [record] = ledger.records()
+    assert record.status == "ok" and record.cost_usd == info.cost_usd
+
+
+def test_stream_cut_off_is_recorded_as_estimated_never_free(server: FakeOpenAIServer, ledger) -> None:
+    server.script("cheap-model", answer=ANSWER, cut_stream_after=2)
+    with Client(_config(server), ledger=ledger) as client:
+        stream = client.chat.completions.create(messages=EASY, stream=True)
+        chunks = []
+        with pytest.raises(Exception):  # noqa: B017,PT011 - litellm raises on a broken stream
+            for chunk in stream:
+                chunks.append(chunk)
+            raise RuntimeError("litellm ended the stream quietly")
+    [record] = ledger.records()
+    assert record.estimated and record.status in ("estimated", "error", "cancelled")
+    assert record.cost_usd > 0 and record.output_tokens > 0
+
+
+def test_stream_without_provider_usage_is_still_priced(server: FakeOpenAIServer, ledger) -> None:
+    # litellm counts the tokens itself when the provider sends no usage: never $0.
+    server.script("cheap-model", answer=ANSWER, stream_usage=False)
+    with Client(_config(server), ledger=ledger) as client:
+        stream = client.chat.completions.create(messages=EASY, stream=True)
+        list(stream)
+    info = stream.costroute
+    assert info.cost_usd > 0 and info.usage.output_tokens > 0 and info.usage.input_tokens > 0
+    assert ledger.records()[0].cost_usd == info.cost_usd
+
+
+def test_abandoned_stream_is_accounted_for(server: FakeOpenAIServer, ledger) -> None:
+    server.script("cheap-model", answer=ANSWER * 5)
+    with Client(_config(server), ledger=ledger) as client:
+        stream = client.chat.completions.create(messages=EASY, stream=True)
+        next(stream), next(stream), next(stream)
+        stream.close()
+    [record] = ledger.records()
+    assert record.status == "cancelled" and record.estimated and record.cost_usd > 0
+
+
+def test_stream_retries_before_the_first_chunk(server: FakeOpenAIServer, ledger) -> None:
+    server.script("cheap-model", answer=ANSWER, failures=[(503, 0.0)])
+    with Client(_config(server), ledger=ledger, sleep=lambda s: None) as client:
+        stream = client.chat.completions.create(messages=EASY, stream=True)
+        assert _text(list(stream)).strip() == ANSWER
+    assert stream.costroute.attempts == 2
+    assert [r.status for r in ledger.records()] == ["error", "ok"]
+
+
+async def test_async_stream(server: FakeOpenAIServer, ledger) -> None:
+    server.script("cheap-model", answer=ANSWER)
+    client = AsyncClient(_config(server), ledger=ledger)
+    stream = await client.chat.completions.create(messages=EASY, stream=True)
+    chunks = [chunk async for chunk in stream]
+    await client.aclose()
+    assert _text(chunks).strip() == ANSWER
+    assert stream.costroute.model == "openai/cheap-model" and not stream.costroute.estimated
