@@ -7,7 +7,7 @@ without usage (``estimated`` from the text seen), abandoned by the caller or can
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import Any
 
 from ._engine import Engine, Plan
@@ -59,7 +59,7 @@ class Stream:
         self._chunks = self._run(engine, plan, *opened)
 
     def _run(self, engine: Engine, plan: Plan, model: str, chunks: Iterator[Any], attempt: int,
-             started: float) -> Iterator[Any]:
+             started: float) -> Generator[Any, None, None]:
         state, ended, error = StreamState(), False, None
         try:
             for chunk in chunks:
@@ -70,7 +70,7 @@ class Stream:
             error = exc
             raise
         finally:
-            close = getattr(chunks, "close", None)
+            close: Any = getattr(chunks, "close", None)
             if callable(close):
                 close()
             self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
@@ -102,7 +102,7 @@ class AsyncStream:
         self._chunks = self._run(engine, plan, *opened)
 
     async def _run(self, engine: Engine, plan: Plan, model: str, chunks: AsyncIterator[Any], attempt: int,
-                   started: float) -> AsyncIterator[Any]:
+                   started: float) -> AsyncGenerator[Any, None]:
         state, ended, error = StreamState(), False, None
         try:
             async for chunk in chunks:
@@ -113,9 +113,9 @@ class AsyncStream:
             error = exc
             raise
         finally:
-            close = getattr(chunks, "aclose", None)
-            if callable(close):
-                await close()
+            aclose: Any = getattr(chunks, "aclose", None)
+            if callable(aclose):
+                await aclose()
             self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
 
     def __aiter__(self) -> AsyncStream:

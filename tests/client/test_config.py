@@ -89,7 +89,7 @@ def test_unpriced_baseline_is_a_config_error(ledger) -> None:
     config = two_model_config()
     config["models"].append({"name": "acme/mystery-1", "quality": 0.99})
     config["policies"]["default"]["baseline"] = "acme/mystery-1"
-    with pytest.raises(ConfigError, match="policies.default.baseline"):
+    with pytest.raises(ConfigError, match=r"policies\.default\.baseline"):
         Client(config, ledger=ledger)
 
 

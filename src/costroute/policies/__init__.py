@@ -13,9 +13,9 @@ from ._schema import (
 )
 
 __all__ = [
+    "DEFAULT_TIERS",
     "ConfigSource",
     "CostrouteConfig",
-    "DEFAULT_TIERS",
     "ModelConfig",
     "ModelPrice",
     "ModelSupports",

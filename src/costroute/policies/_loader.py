@@ -10,11 +10,11 @@ import difflib
 import json
 import os
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
+import tomllib
 import yaml
 from pydantic import BaseModel, ValidationError
 

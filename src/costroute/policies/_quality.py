@@ -26,7 +26,8 @@ _TABLE: dict[str, float] = {
     "llama-3.1-8b-instruct": 0.42, "llama-3.1-8b-instant": 0.42, "llama-3.3-70b-versatile": 0.74,
     "mixtral-8x7b-instruct": 0.45, "mixtral-8x22b-instruct": 0.58, "mistral-large": 0.8,
     "mistral-small": 0.6, "mistral-7b-instruct": 0.35, "qwen2.5-72b-instruct": 0.77,
-    "qwen2.5-7b-instruct": 0.48, "gpt-oss-20b": 0.72, "gpt-oss-120b": 0.83, "gemma-2-9b-it": 0.45, "gemma-2-27b-it": 0.58,
+    "qwen2.5-7b-instruct": 0.48,
+    "gpt-oss-20b": 0.72, "gpt-oss-120b": 0.83, "gemma-2-9b-it": 0.45, "gemma-2-27b-it": 0.58,
 }
 
 _DATE = re.compile(r"(-\d{4}-\d{2}-\d{2}|-\d{8}|-\d{4}|-latest|-preview(-\d+)?|-v\d+(\.\d+)*(:\d+)?)$")

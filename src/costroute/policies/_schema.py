@@ -67,7 +67,7 @@ class ModelConfig(_Frozen):
     @classmethod
     def _no_secrets_in_extras(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
-            if "key" in key.lower() or "secret" in key.lower() or "token" == key.lower():
+            if "key" in key.lower() or "secret" in key.lower() or key.lower() == "token":
                 raise ValueError(f"put credentials in `api_key`, not in extra_params ({key!r})")
         return value
 

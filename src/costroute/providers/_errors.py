@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
+
 import httpx
 
 from .. import _errors as e

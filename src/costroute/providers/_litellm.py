@@ -180,9 +180,10 @@ def _new_client(call: ProviderCall, is_async: bool) -> Any:
         options: dict[str, Any] = {"api_key": key or "unset", "max_retries": 0, "timeout": timeout}
         if call.api_base:
             options["base_url"] = call.api_base
-        if is_async:
-            return openai.AsyncOpenAI(http_client=httpx.AsyncClient(timeout=timeout), **options)
-        return openai.OpenAI(http_client=httpx.Client(timeout=timeout), **options)
+        # The SDK accepts any httpx-compatible client; ours keeps requests visible to httpx mocks.
+        http_client: Any = httpx.AsyncClient(timeout=timeout) if is_async else httpx.Client(timeout=timeout)
+        sdk: Any = openai.AsyncOpenAI if is_async else openai.OpenAI
+        return sdk(http_client=http_client, **options)
     import_litellm()
     from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler, HTTPHandler
 

@@ -98,7 +98,9 @@ class FakeOpenAIServer:
 
     # -- request handling ----------------------------------------------------------------------
 
-    def _take(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[ModelScript, int | tuple[int, float] | None]:
+    def _take(
+        self, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[ModelScript, int | tuple[int, float] | None]:
         with self._lock:
             self.calls.append(body)
             self.headers.append(headers)
@@ -127,11 +129,12 @@ class FakeOpenAIServer:
                                {"retry-after": str(after)} if after is not None else {})
                     return
                 messages = body.get("messages") or []
-                answer = script.answer(messages) if callable(script.answer) else (script.answer or _default_answer(messages))
+                answer = script.answer(messages) if callable(script.answer) else script.answer
+                answer = answer or _default_answer(messages)
                 prompt, completion = _prompt_tokens(messages), _words(answer)
                 if body.get("max_tokens"):
                     completion = min(completion, int(body["max_tokens"]))
-                usage = {"prompt_tokens": prompt, "completion_tokens": completion,
+                usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                          "total_tokens": prompt + completion}
                 if script.cached_tokens:
                     usage["prompt_tokens_details"] = {"cached_tokens": min(script.cached_tokens, prompt)}
