@@ -9,18 +9,30 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 from ._defaults import default_config
 from ._engine import Engine, Plan
-from ._errors import ProviderError
-from ._retry import async_retrying, falls_back, sync_retrying
+from ._errors import BudgetExceeded, ProviderError
+from ._retry import AttemptRun, async_retrying, sync_retrying
 from ._streams import AsyncStream, Stream
 from .policies import ConfigSource, CostrouteConfig, load_config
 from .pricing._registry import PriceRegistry
 from .providers import Completer, LiteLLMCompleter
 from .router._select import Decision
+from .spend import (
+    AlertEvent,
+    Budgets,
+    BudgetStore,
+    Ledger,
+    Reservation,
+    SpendView,
+    budget_store_from_config,
+    ledger_from_config,
+)
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -33,18 +45,22 @@ class _Base:
         config: ConfigSource | None = None,
         *,
         completer: Completer | None = None,
-        ledger: Any = None,
+        ledger: Ledger | None = None,
         registry: PriceRegistry | None = None,
+        budget_store: BudgetStore | None = None,
+        on_budget_alert: Callable[[AlertEvent], None] | None = None,
     ) -> None:
         cfg: CostrouteConfig = load_config(config) if config is not None else default_config()
-        if ledger is None:
-            from .spend import ledger_from_config
-
-            ledger = ledger_from_config(cfg.ledger)
+        budgets = None
+        if cfg.budgets:
+            budgets = Budgets(
+                cfg.budgets, budget_store or budget_store_from_config(cfg.budget_store),
+                on_alert=on_budget_alert, reservation_ttl_s=cfg.budget_store.reservation_ttl_s,
+            )
         self._owns_completer = completer is None
         self._engine = Engine(
-            cfg, completer=completer or LiteLLMCompleter(), registry=registry,
-            ledger=ledger,
+            cfg, completer=completer or LiteLLMCompleter(), registry=registry, budgets=budgets,
+            ledger=ledger if ledger is not None else ledger_from_config(cfg.ledger),
         )
 
     @classmethod
@@ -57,11 +73,14 @@ class _Base:
         return self._engine.config
 
     @cached_property
-    def spend(self) -> Any:
-        """The spend ledger (a :class:`~costroute.spend.SpendView`): ``records``, ``summary``, ``export``."""
-        from .spend import SpendView
-
+    def spend(self) -> SpendView:
+        """The spend ledger: ``records(...)``, ``summary(...)``, ``export(...)``."""
         return SpendView(self._engine.ledger)
+
+    @property
+    def budgets(self) -> Budgets | None:
+        """The configured budgets (``snapshot()`` shows limit, spent, reserved, remaining)."""
+        return self._engine.budgets
 
     def route(self, messages: Any, *, policy: str = "default", model: str | None = None, **params: Any) -> Decision:
         """Decide and explain where a request would go, calling nothing."""
@@ -98,9 +117,11 @@ class Client(_Base):
         stream = bool(kwargs.get("stream"))
         plan = self._engine.plan(kwargs, stream=stream)
         if stream:
-            return Stream(self._engine, plan, self._attempts(plan, self._open_stream))
-        model, response, attempts, started = self._attempts(plan, self._engine.completer.complete)
-        info = self._engine.finish(plan, model, attempts, getattr(response, "usage", None), started)
+            return Stream(self._engine, plan, *self._attempts(plan, self._open_stream))
+        (model, response, attempts, started), hold = self._attempts(plan, self._engine.completer.complete)
+        with _settling(hold) as settle:
+            info = self._engine.finish(plan, model, attempts, getattr(response, "usage", None), started)
+            settle(info.cost_usd)
         object.__setattr__(response, "costroute", info)
         return response
 
@@ -109,33 +130,32 @@ class Client(_Base):
         first = next(chunks, _END)
         return _prepend(first, chunks)
 
-    def _attempts(self, plan: Plan, send: Callable[[Any], Any]) -> tuple[str, Any, int, float]:
-        """Try the plan's models in order, retrying each; returns (model, result, attempts, start)."""
-        retry = plan.policy.config.retry
-        attempts, last = 0, None
-        for model in plan.order:
-            remaining = retry.max_attempts - attempts
-            if remaining <= 0:
-                break
-            started = time.perf_counter()
+    def _attempts(self, plan: Plan, send: Callable[[Any], Any]) -> tuple[Attempt, Reservation | None]:
+        """Reserve, call and retry the plan's models in turn; the first success and its hold."""
+        engine, run = self._engine, AttemptRun(plan.order, plan.policy.config.retry,
+                                               lambda m, tried: self._engine.downgrades(plan, m, tried))
+        while (model := run.next_model()) is not None:
             try:
-                for attempt in sync_retrying(retry, min(retry.attempts_per_model, remaining), self._sleep):
-                    with attempt:
-                        attempts += 1
-                        started = time.perf_counter()
-                        try:
-                            result = send(self._engine.call_for(plan, model))
-                        except BaseException as exc:
-                            self._engine.failed(plan, model, attempts, exc, started)
-                            raise
-            except ProviderError as exc:
-                if not falls_back(exc):
-                    raise
-                last = exc
+                hold = engine.budgets.reserve(**engine.reservation_args(plan, model)) if engine.budgets else None
+            except BudgetExceeded as exc:
+                run.refused(model, exc)
                 continue
-            return model, result, attempts, started
-        assert last is not None
-        raise last
+            with _releasing(hold):
+                try:
+                    for attempt in sync_retrying(run.config, run.per_model(), self._sleep):
+                        with attempt:
+                            started = run.begin()
+                            try:
+                                result = send(engine.call_for(plan, model))
+                            except BaseException as exc:
+                                engine.failed(plan, model, run.count, exc, started)
+                                raise
+                except ProviderError as exc:
+                    _release(hold)
+                    run.failed(exc)
+                    continue
+                return (model, result, run.count, started), hold
+        raise run.exhausted()
 
 
 class AsyncClient(_Base):
@@ -164,9 +184,11 @@ class AsyncClient(_Base):
         stream = bool(kwargs.get("stream"))
         plan = self._engine.plan(kwargs, stream=stream)
         if stream:
-            return AsyncStream(self._engine, plan, await self._attempts(plan, self._open_stream))
-        model, response, attempts, started = await self._attempts(plan, self._engine.completer.acomplete)
-        info = self._engine.finish(plan, model, attempts, getattr(response, "usage", None), started)
+            return AsyncStream(self._engine, plan, *await self._attempts(plan, self._open_stream))
+        (model, response, attempts, started), hold = await self._attempts(plan, self._engine.completer.acomplete)
+        async with _asettling(hold) as settle:
+            info = self._engine.finish(plan, model, attempts, getattr(response, "usage", None), started)
+            await settle(info.cost_usd)
         object.__setattr__(response, "costroute", info)
         return response
 
@@ -175,32 +197,84 @@ class AsyncClient(_Base):
         first = await anext(aiter(chunks), _END)
         return _aprepend(first, chunks)
 
-    async def _attempts(self, plan: Plan, send: Callable[[Any], Awaitable[Any]]) -> tuple[str, Any, int, float]:
-        retry = plan.policy.config.retry
-        attempts, last = 0, None
-        for model in plan.order:
-            remaining = retry.max_attempts - attempts
-            if remaining <= 0:
-                break
-            started = time.perf_counter()
+    async def _attempts(self, plan: Plan, send: Callable[[Any], Awaitable[Any]]) -> tuple[Attempt, Reservation | None]:
+        engine, run = self._engine, AttemptRun(plan.order, plan.policy.config.retry,
+                                               lambda m, tried: self._engine.downgrades(plan, m, tried))
+        while (model := run.next_model()) is not None:
             try:
-                async for attempt in async_retrying(retry, min(retry.attempts_per_model, remaining), self._sleep):
-                    with attempt:
-                        attempts += 1
-                        started = time.perf_counter()
-                        try:
-                            result = await send(self._engine.call_for(plan, model))
-                        except BaseException as exc:
-                            self._engine.failed(plan, model, attempts, exc, started)
-                            raise
-            except ProviderError as exc:
-                if not falls_back(exc):
-                    raise
-                last = exc
+                hold = await engine.budgets.areserve(**engine.reservation_args(plan, model)) if engine.budgets else None
+            except BudgetExceeded as exc:
+                run.refused(model, exc)
                 continue
-            return model, result, attempts, started
-        assert last is not None
-        raise last
+            async with _areleasing(hold):
+                try:
+                    async for attempt in async_retrying(run.config, run.per_model(), self._sleep):
+                        with attempt:
+                            started = run.begin()
+                            try:
+                                result = await send(engine.call_for(plan, model))
+                            except BaseException as exc:
+                                engine.failed(plan, model, run.count, exc, started)
+                                raise
+                except ProviderError as exc:
+                    await _arelease(hold)
+                    run.failed(exc)
+                    continue
+                return (model, result, run.count, started), hold
+        raise run.exhausted()
+
+
+Attempt = tuple[str, Any, int, float]
+
+
+def _release(hold: Reservation | None) -> None:
+    if hold is not None:
+        hold.release()
+
+
+async def _arelease(hold: Reservation | None) -> None:
+    if hold is not None:
+        await hold.arelease()
+
+
+@contextmanager
+def _releasing(hold: Reservation | None) -> Iterator[None]:
+    """Give the hold back if anything escapes (errors, KeyboardInterrupt, cancellation)."""
+    try:
+        yield
+    except BaseException:
+        _release(hold)
+        raise
+
+
+@asynccontextmanager
+async def _areleasing(hold: Reservation | None) -> AsyncIterator[None]:
+    try:
+        yield
+    except BaseException:
+        await _arelease(hold)
+        raise
+
+
+@contextmanager
+def _settling(hold: Reservation | None) -> Iterator[Callable[[Decimal], None]]:
+    """Yield a function that settles the hold; release it if accounting fails instead."""
+    def settle(amount: Decimal) -> None:
+        if hold is not None:
+            hold.settle(amount)
+
+    with _releasing(hold):
+        yield settle
+
+
+@asynccontextmanager
+async def _asettling(hold: Reservation | None) -> AsyncIterator[Callable[[Decimal], Awaitable[None]]]:
+    async def settle(amount: Decimal) -> None:
+        if hold is not None:
+            await hold.asettle(amount)
+
+    async with _areleasing(hold):
+        yield settle
 
 
 def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:

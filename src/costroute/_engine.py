@@ -29,9 +29,17 @@ from .pricing._registry import PriceRegistry
 from .pricing._sheet import Usage
 from .providers import Completer, ProviderCall
 from .router._classifier import Classification
-from .router._select import Decision, RankedCandidate, RequestNeeds, required_tier, select
+from .router._select import (
+    Candidate,
+    Decision,
+    RankedCandidate,
+    RequestNeeds,
+    reject_reason,
+    required_tier,
+    select,
+)
 from .router._tokens import count_message_tokens, default_counter, image_parts
-from .spend._records import SpendRecord
+from .spend import Budgets, SpendRecord
 
 __all__ = ["Engine", "Plan"]
 
@@ -68,12 +76,14 @@ class Engine:
         completer: Completer,
         ledger: Any,
         registry: PriceRegistry | None = None,
+        budgets: Budgets | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.config = config
         self.catalog = Catalog(config, registry)
         self.completer = completer
         self.ledger = ledger
+        self.budgets = budgets
         self._now = clock or (lambda: datetime.now(timezone.utc))
 
     # -- planning (pure but for the classifier and the token counter) ---------------------------
@@ -147,16 +157,23 @@ class Engine:
 
     # -- attempts ------------------------------------------------------------------------------
 
+    def _answer_cap(self, plan: Plan, candidate: Candidate) -> int | None:
+        """The caller's ``max_tokens``, else the policy's cap (within what the model allows)."""
+        given = plan.params.get("max_tokens") or plan.params.get("max_completion_tokens")
+        if given:
+            return int(given)
+        cap = plan.policy.config.max_output_tokens
+        if cap and candidate.max_output_tokens:
+            cap = min(cap, candidate.max_output_tokens)
+        return cap
+
     def call_for(self, plan: Plan, model: str) -> ProviderCall:
         candidate = self.catalog.candidate(model)
         spec = self.catalog.model_config(model)
         params = dict(plan.params)
-        if not (params.get("max_tokens") or params.get("max_completion_tokens")):
-            cap = plan.policy.config.max_output_tokens
-            if cap and candidate.max_output_tokens:
-                cap = min(cap, candidate.max_output_tokens)
-            if cap:
-                params["max_tokens"] = cap
+        cap = self._answer_cap(plan, candidate)
+        if cap and not (params.get("max_tokens") or params.get("max_completion_tokens")):
+            params["max_tokens"] = cap
         if spec is not None:
             params.update({k: v for k, v in spec.extra_params.items() if k not in params})
         return ProviderCall(
@@ -164,6 +181,31 @@ class Engine:
             api_base=spec.api_base if spec else None, api_key=spec.api_key if spec else None,
             timeout=spec.timeout_s if spec else 60.0,
         )
+
+    # -- budgets -------------------------------------------------------------------------------
+
+    def worst_case(self, plan: Plan, model: str) -> Decimal:
+        """The most this attempt can cost: the whole prompt plus the answer cap, at list price."""
+        candidate = self.catalog.candidate(model)
+        assert candidate.sheet is not None
+        cap = self._answer_cap(plan, candidate) or plan.needs.output_tokens
+        return cost_of(candidate.sheet, Usage(input_tokens=plan.needs.input_tokens, output_tokens=cap))
+
+    def reservation_args(self, plan: Plan, model: str) -> dict[str, Any]:
+        return {"request_id": plan.request_id, "amount": self.worst_case(plan, model),
+                "tags": plan.tags, "policy": plan.policy.name, "model": model}
+
+    def downgrades(self, plan: Plan, refused: str, tried: Sequence[str]) -> list[str]:
+        """Where to go when a ``downgrade`` budget refused ``refused``: the cheaper candidates that
+        can serve the request, best first."""
+        ceiling = self.worst_case(plan, refused)
+        options = [
+            c for c in plan.policy.pool
+            if c.name not in tried and c.sheet is not None
+            and reject_reason(c, plan.needs) is None and self.worst_case(plan, c.name) < ceiling
+        ]
+        options.sort(key=lambda c: (-c.quality, self.worst_case(plan, c.name), c.name))
+        return [c.name for c in options]
 
     def finish(self, plan: Plan, model: str, attempt: int, usage_block: Any, started: float,
                *, estimated: bool = False, status: str = "ok") -> RouteInfo:
@@ -191,12 +233,18 @@ class Engine:
             status = "estimated"
         self._record(plan, model, attempt, usage, cost, baseline, latency, status=status, estimated=estimated)
         d = plan.decision
+        tier = d.tier if model == d.model else self._tier_of(candidate.quality)
         return RouteInfo(
             request_id=plan.request_id, policy=plan.policy.name, difficulty=d.difficulty, label=d.label,
-            tier=d.tier, model=model, cost_usd=cost, baseline_cost_usd=baseline, cache_hit=False,
+            tier=tier, model=model, cost_usd=cost, baseline_cost_usd=baseline, cache_hit=False,
             attempts=attempt, pinned=d.pinned, latency_ms=latency, usage=usage, estimated=estimated,
             decision=d,
         )
+
+    def _tier_of(self, quality: float) -> str:
+        tiers = self.config.tiers
+        met = [t for t in tiers if tiers[t] <= quality]
+        return max(met, key=lambda t: tiers[t]) if met else min(tiers, key=lambda t: tiers[t])
 
     def failed(self, plan: Plan, model: str, attempt: int, exc: BaseException, started: float) -> None:
         """Record a failed attempt (nothing billed, but every attempt is visible in the ledger)."""

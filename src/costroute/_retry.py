@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tenacity import (
@@ -23,10 +23,10 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from ._errors import AuthenticationError, ContextWindowExceededError, ProviderError
+from ._errors import AuthenticationError, BudgetExceeded, ContextWindowExceededError, ProviderError
 from .policies import RetryConfig
 
-__all__ = ["async_retrying", "falls_back", "retryable", "sync_retrying"]
+__all__ = ["AttemptRun", "async_retrying", "falls_back", "retryable", "sync_retrying"]
 
 
 def retryable(exc: BaseException) -> bool:
@@ -81,3 +81,51 @@ def async_retrying(
     config: RetryConfig, attempts: int, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 ) -> AsyncRetrying:
     return AsyncRetrying(sleep=sleep, **_options(config, attempts))
+
+
+class AttemptRun:
+    """The bookkeeping of one request's attempts, shared by the sync and async drivers.
+
+    Models come from the plan's order; a ``downgrade`` budget refusal replaces what is left with
+    cheaper models; a failure that another model may not repeat moves on to the next one. The
+    drivers only call, wait and reserve.
+    """
+
+    def __init__(self, order: Sequence[str], config: RetryConfig,
+                 downgrades: Callable[[str, Sequence[str]], list[str]]) -> None:
+        self.config = config
+        self.count = 0
+        self._queue = list(order)
+        self._tried: list[str] = []
+        self._downgrades = downgrades
+        self._last: BaseException | None = None
+
+    def next_model(self) -> str | None:
+        if not self._queue or self.count >= self.config.max_attempts:
+            return None
+        model = self._queue.pop(0)
+        self._tried.append(model)
+        return model
+
+    def per_model(self) -> int:
+        return min(self.config.attempts_per_model, self.config.max_attempts - self.count)
+
+    def begin(self) -> float:
+        self.count += 1
+        return time.perf_counter()
+
+    def refused(self, model: str, exc: BudgetExceeded) -> None:
+        """A budget refused ``model``: downgrade if the budget allows it, else give up."""
+        if exc.action != "downgrade":
+            raise exc
+        self._queue = self._downgrades(model, self._tried)
+        self._last = exc
+
+    def failed(self, exc: ProviderError) -> None:
+        if not falls_back(exc):
+            raise exc
+        self._last = exc
+
+    def exhausted(self) -> BaseException:
+        assert self._last is not None
+        return self._last

@@ -13,6 +13,7 @@ from typing import Any
 from ._engine import Engine, Plan
 from ._errors import ProviderError
 from ._types import RouteInfo
+from .spend import Reservation
 
 __all__ = ["AsyncStream", "Stream", "StreamState"]
 
@@ -54,8 +55,10 @@ class Stream:
 
     costroute: RouteInfo | None
 
-    def __init__(self, engine: Engine, plan: Plan, opened: tuple[str, Iterator[Any], int, float]) -> None:
+    def __init__(self, engine: Engine, plan: Plan, opened: tuple[str, Iterator[Any], int, float],
+                 hold: Reservation | None = None) -> None:
         self.costroute = None
+        self._hold = hold
         self._chunks = self._run(engine, plan, *opened)
 
     def _run(self, engine: Engine, plan: Plan, model: str, chunks: Iterator[Any], attempt: int,
@@ -70,10 +73,16 @@ class Stream:
             error = exc
             raise
         finally:
-            close: Any = getattr(chunks, "close", None)
-            if callable(close):
-                close()
-            self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
+            try:
+                close: Any = getattr(chunks, "close", None)
+                if callable(close):
+                    close()
+                self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
+                if self._hold is not None:
+                    self._hold.settle(self.costroute.cost_usd)
+            finally:
+                if self._hold is not None:
+                    self._hold.release()  # a no-op once settled
 
     def __iter__(self) -> Stream:
         return self
@@ -97,8 +106,10 @@ class AsyncStream:
 
     costroute: RouteInfo | None
 
-    def __init__(self, engine: Engine, plan: Plan, opened: tuple[str, AsyncIterator[Any], int, float]) -> None:
+    def __init__(self, engine: Engine, plan: Plan, opened: tuple[str, AsyncIterator[Any], int, float],
+                 hold: Reservation | None = None) -> None:
         self.costroute = None
+        self._hold = hold
         self._chunks = self._run(engine, plan, *opened)
 
     async def _run(self, engine: Engine, plan: Plan, model: str, chunks: AsyncIterator[Any], attempt: int,
@@ -113,10 +124,16 @@ class AsyncStream:
             error = exc
             raise
         finally:
-            aclose: Any = getattr(chunks, "aclose", None)
-            if callable(aclose):
-                await aclose()
-            self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
+            try:
+                aclose: Any = getattr(chunks, "aclose", None)
+                if callable(aclose):
+                    await aclose()
+                self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
+                if self._hold is not None:
+                    await self._hold.asettle(self.costroute.cost_usd)
+            finally:
+                if self._hold is not None:
+                    await self._hold.arelease()  # a no-op once settled
 
     def __aiter__(self) -> AsyncStream:
         return self

@@ -6,12 +6,7 @@ from typing import Any
 
 import pytest
 
-try:  # TEMPORARY until costroute.spend lands
-    from costroute.spend import MemoryLedger
-except ImportError:
-    class MemoryLedger(list):  # type: ignore[no-redef]
-        def records(self, **_: Any) -> list:
-            return list(self)
+from costroute.spend import MemoryLedger
 
 OPENAI_BASE = "https://api.openai.com/v1"
 ANTHROPIC_BASE = "https://api.anthropic.com"

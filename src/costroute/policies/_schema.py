@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from ..spend._config import BudgetConfig, BudgetStoreConfig, LedgerConfig
+
 __all__ = [
     "DEFAULT_TIERS",
     "CostrouteConfig",
@@ -112,9 +114,9 @@ class CostrouteConfig(_Frozen):
     policies: dict[str, PolicyConfig] = Field(default_factory=lambda: {"default": PolicyConfig()})
     price_files: list[str] = Field(default_factory=list)
     pricing_plugins: bool = True
-    ledger: dict[str, Any] | None = None
-    budgets: list[dict[str, Any]] = Field(default_factory=list)
-    budget_store: dict[str, Any] | None = None
+    ledger: LedgerConfig = LedgerConfig()
+    budgets: list[BudgetConfig] = Field(default_factory=list)
+    budget_store: BudgetStoreConfig = BudgetStoreConfig()
     cache: dict[str, Any] | None = None
 
     @field_validator("tiers")
@@ -133,4 +135,7 @@ class CostrouteConfig(_Frozen):
             seen.add(model.name)
         if "default" not in self.policies:
             raise ValueError("a policy named 'default' is required")
+        names = [b.name for b in self.budgets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"budget names must be unique: {names}")
         return self

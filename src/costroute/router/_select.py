@@ -23,6 +23,7 @@ __all__ = [
     "RankedCandidate",
     "RequestNeeds",
     "default_thresholds",
+    "reject_reason",
     "required_tier",
     "select",
 ]
@@ -113,7 +114,7 @@ def required_tier(difficulty: float, thresholds: Mapping[str, float], tiers: Map
     return chosen
 
 
-def _reject_reason(c: Candidate, needs: RequestNeeds) -> str | None:
+def reject_reason(c: Candidate, needs: RequestNeeds) -> str | None:
     """Why a candidate cannot serve the request at all, whatever the tier."""
     if c.sheet is None:
         return c.unpriced_reason or "no price known"
@@ -144,7 +145,7 @@ def select(
     escalate: bool = True,
 ) -> Decision:
     """Route one request. Pure: no I/O, no clock, the same inputs give the same decision."""
-    base = {c.name: _reject_reason(c, needs) for c in pool}
+    base = {c.name: reject_reason(c, needs) for c in pool}
     costs = {
         c.name: estimate_cost(c.sheet, needs.input_tokens, needs.output_tokens)
         for c in pool if c.sheet is not None

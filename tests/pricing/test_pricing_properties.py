@@ -1,0 +1,135 @@
+"""Properties of cost_of and usage_from_openai, for any sheet and usage."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from decimal import Decimal
+from fractions import Fraction
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from costroute.pricing import PriceSheet, PriceTier, Usage, cost_of, usage_from_openai
+
+KINDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+prices = st.decimals(min_value=0, max_value=1000, places=6, allow_nan=False, allow_infinity=False)
+counts = st.integers(min_value=0, max_value=10**9)
+usages = st.builds(Usage, **{k: counts for k in KINDS})
+
+
+@st.composite
+def sheets(draw: st.DrawFn, *, with_tiers: bool = True) -> PriceSheet:
+    base = PriceSheet(
+        "m",
+        draw(prices),
+        draw(prices),
+        cached_input_per_mtok=draw(st.none() | prices),
+        cache_write_per_mtok=draw(st.none() | prices),
+    )
+    if not with_tiers:
+        return base
+    # Tiers that only get dearer, so that crossing a threshold never lowers the bill.
+    eff = [
+        base.input_per_mtok,
+        base.output_per_mtok,
+        base.cached_input_per_mtok
+        if base.cached_input_per_mtok is not None
+        else base.input_per_mtok,
+        base.cache_write_per_mtok if base.cache_write_per_mtok is not None else base.input_per_mtok,
+    ]
+    tiers = []
+    threshold = 0
+    for _ in range(draw(st.integers(0, 3))):
+        threshold += draw(st.integers(1, 10**9))
+        eff = [p + draw(prices) for p in eff]
+        tiers.append(PriceTier(threshold, *eff))
+    return replace(base, tiers=tuple(tiers))
+
+
+def _exact(sheet: PriceSheet, usage: Usage) -> Fraction:
+    read = sheet.cached_input_per_mtok
+    write = sheet.cache_write_per_mtok
+    return (
+        Fraction(sheet.input_per_mtok) * usage.input_tokens
+        + Fraction(sheet.output_per_mtok) * (usage.output_tokens + usage.reasoning_tokens)
+        + Fraction(sheet.input_per_mtok if read is None else read) * usage.cache_read_tokens
+        + Fraction(sheet.input_per_mtok if write is None else write) * usage.cache_write_tokens
+    ) / 1_000_000
+
+
+@given(sheets(), usages)
+def test_never_negative(sheet: PriceSheet, usage: Usage) -> None:
+    assert cost_of(sheet, usage) >= 0
+
+
+@given(sheets(with_tiers=False), usages)
+def test_exact_decimal(sheet: PriceSheet, usage: Usage) -> None:
+    cost = cost_of(sheet, usage)
+    assert isinstance(cost, Decimal)
+    assert Fraction(cost) == _exact(sheet, usage)
+
+
+@given(sheets(), usages, st.sampled_from(KINDS), st.integers(1, 10**9))
+def test_monotone_in_each_kind(sheet: PriceSheet, usage: Usage, kind: str, more: int) -> None:
+    bigger = replace(usage, **{kind: getattr(usage, kind) + more})
+    assert cost_of(sheet, bigger) >= cost_of(sheet, usage)
+
+
+@given(sheets(with_tiers=False), usages, usages)
+def test_additive_across_a_split(sheet: PriceSheet, a: Usage, b: Usage) -> None:
+    total = Usage(**{k: getattr(a, k) + getattr(b, k) for k in KINDS})
+    assert cost_of(sheet, a) + cost_of(sheet, b) == cost_of(sheet, total)
+
+
+@given(usages)
+def test_openai_shape_round_trips(usage: Usage) -> None:
+    block = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.billed_output_tokens,
+        "prompt_tokens_details": {
+            "cached_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+        },
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+    }
+    assert usage_from_openai(block, "openai") == usage
+
+
+any_count = (
+    st.none() | st.integers(-(10**9), 10**9) | st.floats() | st.booleans() | st.text(max_size=3)
+)
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "prompt_tokens": any_count,
+            "completion_tokens": any_count,
+            "input_tokens": any_count,
+            "output_tokens": any_count,
+            "cache_read_input_tokens": any_count,
+            "cache_creation_input_tokens": any_count,
+            "prompt_cache_hit_tokens": any_count,
+            "promptTokenCount": any_count,
+            "cachedContentTokenCount": any_count,
+            "candidatesTokenCount": any_count,
+            "thoughtsTokenCount": any_count,
+            "prompt_tokens_details": st.none()
+            | st.fixed_dictionaries({"cached_tokens": any_count}),
+            "completion_tokens_details": st.none()
+            | st.fixed_dictionaries({"reasoning_tokens": any_count}),
+        },
+    ),
+    st.sampled_from(["openai", "anthropic", "gemini", "deepseek", ""]),
+)
+def test_parsed_counts_never_negative(block: dict[str, object], provider: str) -> None:
+    usage = usage_from_openai(block, provider)
+    assert all(getattr(usage, f.name) >= 0 for f in fields(usage) if f.name != "extra")
