@@ -9,19 +9,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+from ._caching import CacheCall, cache_call, response_dict
 from ._defaults import default_config
 from ._engine import Engine, Plan
 from ._errors import BudgetExceeded, ProviderError
 from ._retry import AttemptRun, async_retrying, sync_retrying
-from ._streams import AsyncStream, Stream
+from ._streams import AsyncStream, ReplayStream, Stream
+from ._types import RouteInfo
+from .cache import CacheEntry, CacheStore, ResponseCache, replay_chunks, store_from_config
 from .policies import ConfigSource, CostrouteConfig, load_config
 from .pricing._registry import PriceRegistry
-from .providers import Completer, LiteLLMCompleter
+from .providers import Completer, LiteLLMCompleter, chunk_from_dict, response_from_dict
 from .router._select import Decision
 from .spend import (
     AlertEvent,
@@ -49,6 +52,7 @@ class _Base:
         registry: PriceRegistry | None = None,
         budget_store: BudgetStore | None = None,
         on_budget_alert: Callable[[AlertEvent], None] | None = None,
+        cache_store: CacheStore | None = None,
     ) -> None:
         cfg: CostrouteConfig = load_config(config) if config is not None else default_config()
         budgets = None
@@ -57,9 +61,12 @@ class _Base:
                 cfg.budgets, budget_store or budget_store_from_config(cfg.budget_store),
                 on_alert=on_budget_alert, reservation_ttl_s=cfg.budget_store.reservation_ttl_s,
             )
+        cache = None
+        if cfg.cache.enabled:
+            cache = ResponseCache(cache_store or store_from_config(cfg.cache), cfg.cache)
         self._owns_completer = completer is None
         self._engine = Engine(
-            cfg, completer=completer or LiteLLMCompleter(), registry=registry, budgets=budgets,
+            cfg, completer=completer or LiteLLMCompleter(), registry=registry, budgets=budgets, cache=cache,
             ledger=ledger if ledger is not None else ledger_from_config(cfg.ledger),
         )
 
@@ -115,14 +122,23 @@ class Client(_Base):
 
     def _create(self, kwargs: Mapping[str, Any]) -> Any:
         stream = bool(kwargs.get("stream"))
-        plan = self._engine.plan(kwargs, stream=stream)
+        engine = self._engine
+        plan = engine.plan(kwargs, stream=stream)
+        cached = cache_call(engine.cache, plan, kwargs, engine.config.tiers)
+        if cached is not None and (entry := cached.cache.lookup(cached.request, **cached.lookup_args())):
+            return _from_cache(engine, plan, entry, stream)
         if stream:
-            return Stream(self._engine, plan, *self._attempts(plan, self._open_stream))
-        (model, response, attempts, started), hold = self._attempts(plan, self._engine.completer.complete)
-        with _settling(hold) as settle:
-            info = self._engine.finish(plan, model, attempts, getattr(response, "usage", None), started)
-            settle(info.cost_usd)
-        object.__setattr__(response, "costroute", info)
+            return Stream(engine, plan, *self._attempts(plan, self._open_stream), cache=cached)
+        with cached.cache.single_flight(cached.key) if cached else nullcontext():
+            if cached is not None and (entry := cached.cache.lookup(cached.request, **cached.lookup_args())):
+                return _from_cache(engine, plan, entry, stream)  # filled while we waited
+            (model, response, attempts, started), hold = self._attempts(plan, engine.completer.complete)
+            with _settling(hold) as settle:
+                info = engine.finish(plan, model, attempts, getattr(response, "usage", None), started)
+                settle(info.cost_usd)
+            object.__setattr__(response, "costroute", info)
+            if cached is not None:
+                cached.cache.store(cached.request, **_store_args(engine, cached, info, response))
         return response
 
     def _open_stream(self, call: Any) -> Iterator[Any]:
@@ -182,14 +198,23 @@ class AsyncClient(_Base):
 
     async def _create(self, kwargs: Mapping[str, Any]) -> Any:
         stream = bool(kwargs.get("stream"))
-        plan = self._engine.plan(kwargs, stream=stream)
+        engine = self._engine
+        plan = engine.plan(kwargs, stream=stream)
+        cached = cache_call(engine.cache, plan, kwargs, engine.config.tiers)
+        if cached is not None and (entry := await cached.cache.alookup(cached.request, **cached.lookup_args())):
+            return _from_cache(engine, plan, entry, stream)
         if stream:
-            return AsyncStream(self._engine, plan, *await self._attempts(plan, self._open_stream))
-        (model, response, attempts, started), hold = await self._attempts(plan, self._engine.completer.acomplete)
-        async with _asettling(hold) as settle:
-            info = self._engine.finish(plan, model, attempts, getattr(response, "usage", None), started)
-            await settle(info.cost_usd)
-        object.__setattr__(response, "costroute", info)
+            return AsyncStream(engine, plan, *await self._attempts(plan, self._open_stream), cache=cached)
+        async with cached.cache.asingle_flight(cached.key) if cached else nullcontext():
+            if cached is not None and (entry := await cached.cache.alookup(cached.request, **cached.lookup_args())):
+                return _from_cache(engine, plan, entry, stream)
+            (model, response, attempts, started), hold = await self._attempts(plan, engine.completer.acomplete)
+            async with _asettling(hold) as settle:
+                info = engine.finish(plan, model, attempts, getattr(response, "usage", None), started)
+                await settle(info.cost_usd)
+            object.__setattr__(response, "costroute", info)
+            if cached is not None:
+                await cached.cache.astore(cached.request, **_store_args(engine, cached, info, response))
         return response
 
     async def _open_stream(self, call: Any) -> AsyncIterator[Any]:
@@ -225,6 +250,21 @@ class AsyncClient(_Base):
 
 
 Attempt = tuple[str, Any, int, float]
+
+
+def _from_cache(engine: Engine, plan: Plan, entry: CacheEntry, stream: bool) -> Any:
+    """A cache hit, as a response (or a replayed stream) carrying its accounting."""
+    info = engine.served_from_cache(plan, entry.model, entry.usage, plan.started)
+    if stream:
+        return ReplayStream([chunk_from_dict(c) for c in replay_chunks(entry)], info)
+    response = response_from_dict(entry.response)
+    object.__setattr__(response, "costroute", info)
+    return response
+
+
+def _store_args(engine: Engine, cached: CacheCall, info: RouteInfo, response: Any) -> dict[str, Any]:
+    quality = engine.catalog.candidate(info.model).quality
+    return cached.store_args(model=info.model, quality=quality, response=response_dict(response), cost=info.cost_usd)
 
 
 def _release(hold: Reservation | None) -> None:

@@ -39,6 +39,7 @@ from .router._select import (
     select,
 )
 from .router._tokens import count_message_tokens, default_counter, image_parts
+from .cache import ResponseCache
 from .spend import Budgets, SpendRecord
 
 __all__ = ["Engine", "Plan"]
@@ -77,6 +78,7 @@ class Engine:
         ledger: Any,
         registry: PriceRegistry | None = None,
         budgets: Budgets | None = None,
+        cache: ResponseCache | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.config = config
@@ -84,6 +86,7 @@ class Engine:
         self.completer = completer
         self.ledger = ledger
         self.budgets = budgets
+        self.cache = cache
         self._now = clock or (lambda: datetime.now(timezone.utc))
 
     # -- planning (pure but for the classifier and the token counter) ---------------------------
@@ -231,14 +234,33 @@ class Engine:
         latency = (time.perf_counter() - started) * 1000
         if estimated and status == "ok":
             status = "estimated"
-        self._record(plan, model, attempt, usage, cost, baseline, latency, status=status, estimated=estimated)
+        self._record(plan, model, attempt, usage, cost, baseline, baseline - cost, latency, status=status,
+                     estimated=estimated)
         d = plan.decision
         tier = d.tier if model == d.model else self._tier_of(candidate.quality)
         return RouteInfo(
             request_id=plan.request_id, policy=plan.policy.name, difficulty=d.difficulty, label=d.label,
             tier=tier, model=model, cost_usd=cost, baseline_cost_usd=baseline, cache_hit=False,
-            attempts=attempt, pinned=d.pinned, latency_ms=latency, usage=usage, estimated=estimated,
-            decision=d,
+            attempts=attempt, pinned=d.pinned, latency_ms=latency, usage=usage, saved_usd=baseline - cost,
+            estimated=estimated, decision=d,
+        )
+
+    def served_from_cache(self, plan: Plan, model: str, usage_block: Any, started: float) -> RouteInfo:
+        """Account for an answer replayed from the cache: nothing billed, the tokens marked, and
+        ``saved_usd`` what the model routing chose would have cost."""
+        candidate = self.catalog.candidate(model)
+        usage = usage_from_openai(usage_block, candidate.provider)
+        chosen = self.catalog.candidate(plan.decision.model)
+        would_have = cost_of(chosen.sheet, usage) if chosen.sheet is not None else Decimal(0)
+        baseline = cost_of(plan.policy.baseline, usage)
+        latency = (time.perf_counter() - started) * 1000
+        self._record(plan, model, 0, usage, Decimal(0), baseline, would_have, latency, status="cache_hit")
+        d = plan.decision
+        return RouteInfo(
+            request_id=plan.request_id, policy=plan.policy.name, difficulty=d.difficulty, label=d.label,
+            tier=d.tier if model == d.model else self._tier_of(candidate.quality), model=model,
+            cost_usd=Decimal(0), baseline_cost_usd=baseline, cache_hit=True, attempts=0, pinned=d.pinned,
+            latency_ms=latency, usage=usage, saved_usd=would_have, decision=d,
         )
 
     def _tier_of(self, quality: float) -> str:
@@ -250,11 +272,11 @@ class Engine:
         """Record a failed attempt (nothing billed, but every attempt is visible in the ledger)."""
         status = "error" if isinstance(exc, ProviderError | Exception) else "cancelled"
         latency = (time.perf_counter() - started) * 1000
-        self._record(plan, model, attempt, Usage(), Decimal(0), Decimal(0), latency, status=status,
+        self._record(plan, model, attempt, Usage(), Decimal(0), Decimal(0), Decimal(0), latency, status=status,
                      error=f"{type(exc).__name__}: {exc}"[:500])
 
     def _record(self, plan: Plan, model: str, attempt: int, usage: Usage, cost: Decimal, baseline: Decimal,
-                latency: float, *, status: str, estimated: bool = False, error: str = "") -> None:
+                saved: Decimal, latency: float, *, status: str, estimated: bool = False, error: str = "") -> None:
         candidate = self.catalog.candidate(model)
         sheet = candidate.sheet
         record = SpendRecord(
@@ -264,7 +286,7 @@ class Engine:
             input_tokens=usage.input_tokens, cache_read_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens, output_tokens=usage.output_tokens,
             reasoning_tokens=usage.reasoning_tokens, cost_usd=cost, baseline_cost_usd=baseline,
-            saved_usd=baseline - cost, input_per_mtok=sheet.input_per_mtok if sheet else None,
+            saved_usd=saved, input_per_mtok=sheet.input_per_mtok if sheet else None,
             output_per_mtok=sheet.output_per_mtok if sheet else None,
             price_source=sheet.source if sheet else "", latency_ms=latency, tags=dict(plan.tags),
             prompt_hash=plan.prompt_hash, error=error, estimated=estimated,

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import Any
 
+from ._caching import CacheCall
 from ._engine import Engine, Plan
+from .cache import StreamAccumulator
 from ._errors import ProviderError
 from ._types import RouteInfo
 from .spend import Reservation
 
-__all__ = ["AsyncStream", "Stream", "StreamState"]
+__all__ = ["AsyncStream", "ReplayStream", "Stream", "StreamState"]
 
 
 class StreamState:
@@ -50,23 +52,74 @@ class StreamState:
         return engine.finish_estimated(plan, model, attempt, self.text, started, status=status)
 
 
+def _store_args(call: CacheCall, engine: Engine, acc: StreamAccumulator, info: RouteInfo) -> dict[str, Any]:
+    response = acc.response() or {}
+    quality = engine.catalog.candidate(info.model).quality
+    return call.store_args(model=info.model, quality=quality, response=response, cost=info.cost_usd)
+
+
+class ReplayStream:
+    """A cached answer replayed as a stream; ``costroute`` is known from the start."""
+
+    def __init__(self, chunks: list[Any], info: RouteInfo) -> None:
+        self.costroute: RouteInfo | None = info
+        self._chunks = iter(chunks)
+
+    def __iter__(self) -> ReplayStream:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._chunks)
+
+    def __aiter__(self) -> ReplayStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+    def close(self) -> None:
+        self._chunks = iter(())
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def __enter__(self) -> ReplayStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ReplayStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Stream:
     """A sync stream of chunks. ``costroute`` is set once it has ended (or been closed)."""
 
     costroute: RouteInfo | None
 
     def __init__(self, engine: Engine, plan: Plan, opened: tuple[str, Iterator[Any], int, float],
-                 hold: Reservation | None = None) -> None:
+                 hold: Reservation | None = None, cache: CacheCall | None = None) -> None:
         self.costroute = None
         self._hold = hold
+        self._cache = cache
         self._chunks = self._run(engine, plan, *opened)
 
     def _run(self, engine: Engine, plan: Plan, model: str, chunks: Iterator[Any], attempt: int,
              started: float) -> Generator[Any, None, None]:
         state, ended, error = StreamState(), False, None
+        acc = self._cache.accumulator() if self._cache else None
         try:
             for chunk in chunks:
                 state.add(chunk)
+                if acc is not None:
+                    acc.feed(chunk)
                 yield chunk
             ended = True
         except BaseException as exc:
@@ -80,6 +133,8 @@ class Stream:
                 self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
                 if self._hold is not None:
                     self._hold.settle(self.costroute.cost_usd)
+                if self._cache is not None and acc is not None and ended and acc.complete:
+                    self._cache.cache.store(self._cache.request, **_store_args(self._cache, engine, acc, self.costroute))
             finally:
                 if self._hold is not None:
                     self._hold.release()  # a no-op once settled
@@ -107,17 +162,21 @@ class AsyncStream:
     costroute: RouteInfo | None
 
     def __init__(self, engine: Engine, plan: Plan, opened: tuple[str, AsyncIterator[Any], int, float],
-                 hold: Reservation | None = None) -> None:
+                 hold: Reservation | None = None, cache: CacheCall | None = None) -> None:
         self.costroute = None
         self._hold = hold
+        self._cache = cache
         self._chunks = self._run(engine, plan, *opened)
 
     async def _run(self, engine: Engine, plan: Plan, model: str, chunks: AsyncIterator[Any], attempt: int,
                    started: float) -> AsyncGenerator[Any, None]:
         state, ended, error = StreamState(), False, None
+        acc = self._cache.accumulator() if self._cache else None
         try:
             async for chunk in chunks:
                 state.add(chunk)
+                if acc is not None:
+                    acc.feed(chunk)
                 yield chunk
             ended = True
         except BaseException as exc:
@@ -131,6 +190,9 @@ class AsyncStream:
                 self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
                 if self._hold is not None:
                     await self._hold.asettle(self.costroute.cost_usd)
+                if self._cache is not None and acc is not None and ended and acc.complete:
+                    await self._cache.cache.astore(
+                        self._cache.request, **_store_args(self._cache, engine, acc, self.costroute))
             finally:
                 if self._hold is not None:
                     await self._hold.arelease()  # a no-op once settled

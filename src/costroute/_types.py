@@ -13,7 +13,11 @@ __all__ = ["RouteInfo"]
 
 @dataclass(frozen=True, slots=True)
 class RouteInfo:
-    """Attached to every response as ``resp.costroute`` (and to a stream once it has ended)."""
+    """Attached to every response as ``resp.costroute`` (and to a stream once it has ended).
+
+    ``saved_usd`` is what routing saved against the policy's baseline model, or for a cache hit
+    what the model routing would have called would have cost.
+    """
 
     request_id: str
     policy: str
@@ -28,10 +32,6 @@ class RouteInfo:
     pinned: bool
     latency_ms: float
     usage: Usage
+    saved_usd: Decimal = Decimal(0)
     estimated: bool = False
     decision: Decision | None = None
-
-    @property
-    def saved_usd(self) -> Decimal:
-        """What routing (or the cache) saved against always calling the policy's baseline."""
-        return self.baseline_cost_usd - self.cost_usd

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from ..cache._config import CacheConfig, PolicyCacheConfig
 from ..spend._config import BudgetConfig, BudgetStoreConfig, LedgerConfig
 
 __all__ = [
@@ -102,7 +103,7 @@ class PolicyConfig(_Frozen):
     max_output_tokens: Annotated[int, Field(gt=0)] | None = 4096
     output_tokens_estimate: Annotated[int, Field(gt=0)] = 256
     retry: RetryConfig = RetryConfig()
-    cache: dict[str, Any] | None = None
+    cache: PolicyCacheConfig | None = None
 
 
 class CostrouteConfig(_Frozen):
@@ -117,7 +118,7 @@ class CostrouteConfig(_Frozen):
     ledger: LedgerConfig = LedgerConfig()
     budgets: list[BudgetConfig] = Field(default_factory=list)
     budget_store: BudgetStoreConfig = BudgetStoreConfig()
-    cache: dict[str, Any] | None = None
+    cache: CacheConfig = CacheConfig()
 
     @field_validator("tiers")
     @classmethod

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from ._errors import map_provider_error
 
-__all__ = ["Completer", "LiteLLMCompleter", "ProviderCall", "import_litellm"]
+__all__ = ["Completer", "LiteLLMCompleter", "ProviderCall", "chunk_from_dict", "import_litellm", "response_from_dict"]
 
 #: Providers whose litellm handler takes an ``openai`` SDK client.
 _OPENAI_SDK = frozenset({"openai"})
@@ -39,6 +39,16 @@ def import_litellm() -> Any:
     import litellm
 
     return litellm
+
+
+def response_from_dict(data: Mapping[str, Any]) -> Any:
+    """An OpenAI-shaped ``ModelResponse`` from its JSON form (e.g. a cached answer)."""
+    return import_litellm().ModelResponse(**data)
+
+
+def chunk_from_dict(data: Mapping[str, Any]) -> Any:
+    """An OpenAI-shaped stream chunk from its JSON form (e.g. a replayed cached answer)."""
+    return import_litellm().ModelResponseStream(**data)
 
 
 @dataclass(frozen=True, slots=True)
