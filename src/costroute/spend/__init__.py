@@ -7,12 +7,10 @@
   :class:`BudgetStore` (:class:`MemoryBudgetStore`, :class:`SQLiteBudgetStore`,
   :class:`RedisBudgetStore`).
 
-Importing this package imports neither redis nor psycopg.
+Importing this package imports neither redis nor psycopg: they load when a backend is built.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 from ._budgets import AlertEvent, Budgets, Reservation
 from ._config import (
@@ -29,15 +27,13 @@ from ._export import export_csv, export_jsonl, record_to_dict
 from ._keys import BudgetKey, budget_keys, period_bounds
 from ._ledger import Ledger, MemoryLedger, SummaryRow, summarize
 from ._money import from_micros, to_micros
+from ._postgres_ledger import PostgresLedger
 from ._records import SpendRecord, Status
+from ._redis_store import RedisBudgetStore
 from ._sqlite_ledger import SQLiteLedger
 from ._sqlite_store import SQLiteBudgetStore
 from ._store import BudgetState, BudgetStore, CounterState, MemoryBudgetStore, ReserveOutcome
 from ._view import SpendView, budget_store_from_config, ledger_from_config
-
-if TYPE_CHECKING:
-    from ._postgres_ledger import PostgresLedger
-    from ._redis_store import RedisBudgetStore
 
 __all__ = [
     "Action",
@@ -79,16 +75,3 @@ __all__ = [
     "to_micros",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # The Redis and PostgreSQL backends are loaded on first use; their modules import the
-    # client library only when an instance is created.
-    if name == "PostgresLedger":
-        from ._postgres_ledger import PostgresLedger
-
-        return PostgresLedger
-    if name == "RedisBudgetStore":
-        from ._redis_store import RedisBudgetStore
-
-        return RedisBudgetStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
