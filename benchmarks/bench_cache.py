@@ -128,8 +128,16 @@ def bench_lookup_path(n: int) -> None:
     kw: dict[str, Any] = {"policy": "default", "namespace": "u", "pinned_model": None}
     _report("ResponseCache.lookup (miss)", *_timed(
         lambda i: cache.lookup(REQUEST, required_quality=0.5, **kw), n))  # fmt: skip
-    cache.store(REQUEST, model="m", model_quality=0.7, response_dict=RESPONSE,
-                usage_dict=RESPONSE["usage"], cost_usd="0.001", finish_reason="stop", **kw)
+    cache.store(
+        REQUEST,
+        model="m",
+        model_quality=0.7,
+        response_dict=RESPONSE,
+        usage_dict=RESPONSE["usage"],
+        cost_usd="0.001",
+        finish_reason="stop",
+        **kw,
+    )
     _report("ResponseCache.lookup (hit)", *_timed(
         lambda i: cache.lookup(REQUEST, required_quality=0.5, **kw), n))  # fmt: skip
     _report("ResponseCache.store", *_timed(

@@ -10,19 +10,23 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 from costroute.router._classifier import Classification, Classifier, Messages, label_for
 from costroute.router._heuristic import HeuristicClassifier
+from costroute.router._learned import LearnedClassifier
 
 __all__ = [
     "Classification",
     "Classifier",
     "HeuristicClassifier",
+    "LearnedClassifier",
     "Messages",
     "classify",
     "default_classifier",
     "label_for",
+    "load_classifier",
 ]
 
 _default: Classifier | None = None
@@ -30,16 +34,30 @@ _default_lock = threading.Lock()
 
 
 def default_classifier() -> Classifier:
-    """The classifier :func:`classify` uses by default, created once on first use.
-
-    It is immutable, so sharing the one instance is safe.
-    """
+    """The classifier :func:`classify` uses by default (the shipped ``learned-v2``), loaded
+    once on first use. It is immutable, so sharing the one instance is safe."""
     global _default
     if _default is None:
         with _default_lock:
             if _default is None:
-                _default = HeuristicClassifier()
+                _default = LearnedClassifier.load()
     return _default
+
+
+def load_classifier(path_or_name: str | os.PathLike[str]) -> Classifier:
+    """A classifier by name (``"heuristic"``, ``"learned"``, ``"default"`` or a classifier's
+    ``name`` such as ``"heuristic-v1"``) or from a weights file written by ``costroute train``.
+
+    ``"default"`` returns the shared :func:`default_classifier` instance; the others load anew.
+    """
+    name = os.fspath(path_or_name)
+    if name == "default":
+        return default_classifier()
+    if name in ("heuristic", HeuristicClassifier.name):
+        return HeuristicClassifier()
+    if name in ("learned", "learned-v2"):
+        return LearnedClassifier.load()
+    return LearnedClassifier.load(name)
 
 
 def classify(messages: Messages, *, classifier: Classifier | None = None) -> Classification:

@@ -113,6 +113,7 @@ class FakeOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once, no delayed-ACK stall
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return

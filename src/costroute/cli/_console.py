@@ -1,0 +1,68 @@
+"""Output helpers shared by the commands: rich consoles, JSON, and errors as one-line messages."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import typer
+from rich.console import Console
+
+__all__ = ["emit_json", "errors_as_messages", "money", "stderr", "stdout"]
+
+
+#: Width of tables written to a pipe or a file, where no terminal width is known.
+_PIPE_WIDTH = 160
+
+
+def stdout() -> Console:
+    """A console on the current ``sys.stdout`` (created per command, so test runners capture it).
+
+    Written to a pipe, tables get :data:`_PIPE_WIDTH` columns (not rich's 80) unless ``COLUMNS``
+    says otherwise, so that model names are not cut.
+    """
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = _PIPE_WIDTH
+    return console
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def emit_json(payload: Any) -> None:
+    """Print ``payload`` as indented JSON (``Decimal`` as a string, so no cent is lost)."""
+    typer.echo(json.dumps(payload, indent=2, default=_default))
+
+
+def money(value: Decimal | None, places: int = 6) -> str:
+    """``$0.000155`` (fixed places, so columns line up); ``-`` when unknown."""
+    if value is None:
+        return "-"
+    return f"${value:,.{places}f}"
+
+
+@contextmanager
+def errors_as_messages() -> Iterator[None]:
+    """Turn a :class:`~costroute.CostrouteError` into ``error: ...`` on stderr and exit status 1.
+
+    costroute's errors never carry secrets, so their message is safe to show.
+    """
+    from .._errors import CostrouteError
+
+    try:
+        yield
+    except CostrouteError as exc:
+        stderr().print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc

@@ -1,0 +1,306 @@
+"""``costroute eval``, ``costroute calibrate`` and ``costroute train``.
+
+The command functions are plain typer callbacks; :func:`register` adds them to an app.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from costroute._errors import CostrouteError
+from costroute.evaluation._calibrate import calibrate, parse_goal
+from costroute.evaluation._data import Outcome, auto_pair, common_models, load_outcomes
+from costroute.evaluation._metrics import (
+    CostQuality,
+    PairReport,
+    cost_at_quality,
+    cost_mix_frontier,
+    evaluate_pair,
+    length_scores,
+    model_ladder,
+    oracle_point,
+    oracle_scores,
+    pareto_frontier,
+    policy_points,
+    price_prompts,
+    quality_at_cost,
+    random_scores,
+    single_model_points,
+)
+
+__all__ = ["calibrate_cmd", "eval_cmd", "register", "train_cmd"]
+
+_console = Console()
+
+DataArg = Annotated[Path, typer.Argument(help="Outcome file (JSON Lines).", show_default=False)]
+StrongOpt = Annotated[str | None, typer.Option("--strong", help="Strong model (default: best by mean quality).")]
+WeakOpt = Annotated[str | None, typer.Option("--weak", help="Weak model (default: see docs).")]
+ClassifierOpt = Annotated[
+    str,
+    typer.Option("--classifier", help="'default', 'heuristic', 'learned' or a weights file from `train`."),
+]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    _console.print(f"error: {exc}", style="red", markup=False, highlight=False)
+    return typer.Exit(code=2)
+
+
+def _scores(outcomes: Sequence[Outcome], classifier: str) -> tuple[str, list[float]]:
+    from costroute.router import load_classifier
+
+    clf = load_classifier(classifier)
+    return clf.name, [clf.classify(o.messages).score for o in outcomes]
+
+
+def _pair(outcomes: Sequence[Outcome], strong: str | None, weak: str | None) -> tuple[str, str]:
+    auto_strong, auto_weak = auto_pair(outcomes)
+    s, w = strong or auto_strong, weak or auto_weak
+    if s == w and strong is None:
+        s = auto_weak if w == auto_strong else auto_strong
+    models = common_models(outcomes)
+    for m in (s, w):
+        if m not in models:
+            raise CostrouteError(f"model {m!r} is not scored on every prompt; known: {models}")
+    return s, w
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _pair_table(title: str, reports: Mapping[str, PairReport]) -> Table:
+    table = Table(title=title)
+    for col in ("router", "APGR", "CPT(50%)", "CPT(80%)", "C95"):
+        table.add_column(col, justify="left" if col == "router" else "right")
+    for name, r in reports.items():
+        table.add_row(name, f"{r.apgr:.3f}", _pct(r.cpt50), _pct(r.cpt80), _pct(r.c95))
+    return table
+
+
+def _load_prices(path: Path) -> dict[str, tuple[float, float]]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {m: (float(p["input_per_mtok"]), float(p["output_per_mtok"])) for m, p in raw.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CostrouteError(f"{path}: expected {{model: {{input_per_mtok, output_per_mtok}}}} ({exc!r})") from exc
+
+
+def _costs(outcomes: Sequence[Outcome], prices: Path | None, output_tokens: int) -> list[dict[str, float]] | None:
+    if all(o.costs_usd for o in outcomes):
+        return [dict(o.costs_usd) for o in outcomes]
+    if prices is None:
+        return None
+    from costroute.router._tokens import default_counter
+
+    counter = default_counter("cl100k_base")
+    table = {m: p for m, p in _load_prices(prices).items() if m in outcomes[0].scores}
+    return price_prompts([o.text for o in outcomes], table, output_tokens=output_tokens, count_tokens=counter.count)
+
+
+def _multi_table(
+    outcomes: Sequence[Outcome], costs: Sequence[Mapping[str, float]], difficulty: Sequence[float]
+) -> tuple[Table, list[CostQuality], list[CostQuality], dict[str, CostQuality]]:
+    quals = [dict(o.scores) for o in outcomes]
+    singles = single_model_points(quals, costs)
+    best = max(singles.values(), key=lambda p: p.quality)
+    ladder = model_ladder(singles)
+    points = policy_points(difficulty, quals, costs, ladder)
+    frontier = pareto_frontier(points)
+    hull = cost_mix_frontier(singles)
+    table = Table(title=f"Cost vs quality ({len(outcomes)} prompts; $ per 1k prompts)")
+    for col in ("policy", "$/1k prompts", "quality", "vs best single"):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    for p in sorted(singles.values(), key=lambda p: p.cost):
+        table.add_row(p.label, f"{p.cost * 1e3:.4f}", f"{p.quality:.3f}", f"{p.cost / best.cost:.0%}")
+    at = cost_at_quality(points, best.quality)
+    if at is not None:
+        table.add_row(
+            "[bold]difficulty policy @ best quality[/bold]",
+            f"{at.cost * 1e3:.4f}",
+            f"{at.quality:.3f}",
+            f"[bold]{at.cost / best.cost:.0%}[/bold]",
+        )
+    else:
+        table.add_row("difficulty policy @ best quality", "not reached", "", "")
+    grid = [hull[0].cost + (hull[-1].cost - hull[0].cost) * i / 1000 for i in range(1001)]
+    mix = next((c for c in grid if quality_at_cost(hull, c) >= best.quality), None)
+    table.add_row(
+        "mix single models @ best quality",
+        "n/a" if mix is None else f"{mix * 1e3:.4f}",
+        f"{best.quality:.3f}",
+        "n/a" if mix is None else f"{mix / best.cost:.0%}",
+    )
+    oracle = oracle_point(quals, costs)
+    table.add_row(
+        "oracle (cheapest best model)",
+        f"{oracle.cost * 1e3:.4f}",
+        f"{oracle.quality:.3f}",
+        f"{oracle.cost / best.cost:.0%}",
+    )
+    return table, frontier, hull, singles
+
+
+def _plot(
+    path: Path,
+    reports: Mapping[str, PairReport],
+    multi: tuple[list[CostQuality], list[CostQuality], dict[str, CostQuality]] | None,
+) -> None:
+    try:
+        import matplotlib  # type: ignore[import-not-found, unused-ignore]
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        _console.print("--plot needs matplotlib: pip install 'costroute[plot]'", style="yellow", markup=False)
+        raise typer.Exit(code=1) from None
+    ncols = 2 if multi else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 4.5), squeeze=False)
+    ax = axes[0][0]
+    for name, r in reports.items():
+        ax.plot([p.share for p in r.curve], [p.quality for p in r.curve], marker=".", label=name)
+    ax.set_xlabel("strong-model calls")
+    ax.set_ylabel("mean quality")
+    ax.legend()
+    if multi:
+        frontier, hull, singles = multi
+        ax = axes[0][1]
+        ax.plot([p.cost for p in frontier], [p.quality for p in frontier], label="policy")
+        ax.plot([p.cost for p in hull], [p.quality for p in hull], "--", label="mix by cost")
+        for p in singles.values():
+            ax.scatter([p.cost], [p.quality])
+            ax.annotate(p.label, (p.cost, p.quality), fontsize=7)
+        ax.set_xlabel("$ per prompt")
+        ax.set_ylabel("mean quality")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    _console.print(f"wrote {path}")
+
+
+def eval_cmd(
+    data: DataArg,
+    strong: StrongOpt = None,
+    weak: WeakOpt = None,
+    prices: Annotated[Path | None, typer.Option("--prices", help="$ per million tokens per model (JSON).")] = None,
+    classifier: ClassifierOpt = "default",
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of the curves.")] = None,
+    output_tokens: Annotated[int, typer.Option(help="Answer tokens assumed for pricing.")] = 200,
+) -> None:
+    """Score a classifier on recorded outcomes: APGR, CPT and C95 against baselines, and the
+    cost-quality curve of the difficulty policy when prices are known."""
+    try:
+        outcomes = load_outcomes(data)
+        s, w = _pair(outcomes, strong, weak)
+        name, scores = _scores(outcomes, classifier)
+        costs = _costs(outcomes, prices, output_tokens)
+    except CostrouteError as exc:
+        raise _fail(exc) from exc
+    st = [o.scores[s] for o in outcomes]
+    wk = [o.scores[w] for o in outcomes]
+    reports = {
+        "random": evaluate_pair(random_scores(len(outcomes)), st, wk),
+        "prompt length": evaluate_pair(length_scores([o.text for o in outcomes]), st, wk),
+        name: evaluate_pair(scores, st, wk),
+        "oracle (hindsight)": evaluate_pair(oracle_scores(st, wk), st, wk),
+    }
+    r = reports[name]
+    _console.print(
+        f"{len(outcomes)} prompts; strong [bold]{s}[/bold] {r.strong_quality:.3f}, "
+        f"weak [bold]{w}[/bold] {r.weak_quality:.3f}"
+    )
+    _console.print(_pair_table("Strong/weak routing", reports))
+    multi = None
+    if costs is not None:
+        table, frontier, hull, singles = _multi_table(outcomes, costs, scores)
+        _console.print(table)
+        multi = (frontier, hull, singles)
+    if plot is not None:
+        _plot(plot, reports, multi)
+
+
+def calibrate_cmd(
+    data: DataArg,
+    target: Annotated[str, typer.Option("--target", help="premium-share=0.3 or quality=0.95", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="YAML file to write.")],
+    strong: StrongOpt = None,
+    weak: WeakOpt = None,
+    classifier: ClassifierOpt = "default",
+) -> None:
+    """Pick the premium threshold for a goal and write it, with each model's measured
+    quality, as a costroute config fragment."""
+    import yaml
+
+    try:
+        goal = parse_goal(target)
+        outcomes = load_outcomes(data)
+        s, w = _pair(outcomes, strong, weak)
+        name, scores = _scores(outcomes, classifier)
+    except CostrouteError as exc:
+        raise _fail(exc) from exc
+    result = calibrate(outcomes, scores, strong=s, weak=w, goal=goal, classifier=classifier)
+    header = (
+        f"# costroute calibrate {data.name} --target {target} (classifier {name})\n"
+        f"# premium threshold {result.threshold:.4f}: {result.premium_share:.1%} premium calls,"
+        f" quality {result.quality:.4f} (strong {result.strong_quality:.4f},"
+        f" weak {result.weak_quality:.4f}) on {len(outcomes)} prompts\n"
+    )
+    output.write_text(header + yaml.safe_dump(result.config, sort_keys=False), encoding="utf-8")
+    table = Table(title=f"Calibrated for {target}")
+    for col in ("threshold", "premium calls", "quality", "of strong"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        f"{result.threshold:.4f}",
+        f"{result.premium_share:.1%}",
+        f"{result.quality:.4f}",
+        f"{result.quality / result.strong_quality:.1%}" if result.strong_quality else "n/a",
+    )
+    _console.print(table)
+    _console.print(f"wrote {output}")
+
+
+def train_cmd(
+    data: Annotated[list[Path], typer.Argument(help="Outcome files.", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Weights file to write.")],
+    strong: StrongOpt = None,
+    weak: WeakOpt = None,
+    name: Annotated[str, typer.Option(help="Name of the trained classifier.")] = "learned-custom",
+    alpha: Annotated[float, typer.Option(help="Ridge penalty.")] = 5.0,
+    dim: Annotated[int, typer.Option(help="Hashed feature dimension (a power of two).")] = 2**18,
+) -> None:
+    """Train a learned classifier on outcome files (needs the ``train`` extra). Each file's
+    label is the quality gap of its strong/weak pair (``--strong``/``--weak`` or automatic)."""
+    from costroute.evaluation._train import TrainingSet, fit_payload, save_payload
+
+    if dim <= 0 or dim & (dim - 1):
+        raise _fail(CostrouteError(f"--dim must be a power of two, got {dim}"))
+    try:
+        sets = []
+        table = Table(title="Training sets")
+        for col in ("file", "prompts", "strong", "weak"):
+            table.add_column(col)
+        for path in data:
+            outcomes = load_outcomes(path)
+            s, w = _pair(outcomes, strong, weak)
+            sets.append(TrainingSet(outcomes, s, w, name=path.name))
+            table.add_row(path.name, str(len(outcomes)), s, w)
+        _console.print(table)
+        payload: dict[str, Any] = fit_payload(sets, name=name, alpha=alpha, dim=dim)
+        save_payload(payload, output)
+    except CostrouteError as exc:
+        raise _fail(exc) from exc
+    _console.print(f"wrote {output} ({output.stat().st_size / 1e6:.2f} MB)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``eval``, ``calibrate`` and ``train`` to ``app``."""
+    app.command("eval")(eval_cmd)
+    app.command("calibrate")(calibrate_cmd)
+    app.command("train")(train_cmd)

@@ -1,0 +1,225 @@
+"""The ledger interface, the pure summary core, and the in-memory ledger.
+
+Every backend stores money as integer micro-dollars (rounded half-even) and returns records with
+``Decimal`` amounts of six decimal places, so a record reads back the same from any backend.
+Appends are idempotent per ``(request_id, attempt)``: re-appending a record never double-counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from ._money import from_micros, to_micros
+from ._records import SpendRecord
+
+__all__ = [
+    "GROUP_FIELDS",
+    "Ledger",
+    "MemoryLedger",
+    "SummaryRow",
+    "check_group_by",
+    "group_value",
+    "matches",
+    "normalize",
+    "summarize",
+]
+
+GROUP_FIELDS = ("model", "policy", "tier", "status", "day", "provider")
+_TAG = re.compile(r"^tag:[A-Za-z0-9_.\-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRow:
+    """Totals for one group. ``group`` maps each ``group_by`` field to its value."""
+
+    group: Mapping[str, str] = field(default_factory=dict)
+    requests: int = 0  # distinct request ids
+    attempts: int = 0  # records
+    input_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: Decimal = Decimal("0.000000")
+    baseline_cost_usd: Decimal = Decimal("0.000000")
+    saved_usd: Decimal = Decimal("0.000000")
+    cache_hits: int = 0
+    errors: int = 0
+    estimated: int = 0
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """Where spend records go. Implementations: memory, SQLite, PostgreSQL."""
+
+    def append(self, record: SpendRecord) -> None: ...
+
+    def append_many(self, records: Iterable[SpendRecord]) -> None: ...
+
+    def records(
+        self, *, since: datetime | None = None, until: datetime | None = None,
+        tags: Mapping[str, str] | None = None, model: str | None = None,
+        policy: str | None = None, limit: int | None = None,
+    ) -> list[SpendRecord]:
+        """Matching records, oldest first; ``since`` inclusive, ``until`` exclusive."""
+        ...
+
+    def summary(
+        self, *, group_by: Sequence[str] = (), since: datetime | None = None,
+        until: datetime | None = None, tags: Mapping[str, str] | None = None,
+        model: str | None = None, policy: str | None = None,
+    ) -> list[SummaryRow]:
+        """Totals per group (``model``, ``policy``, ``tier``, ``status``, ``day``, ``provider``,
+        ``tag:<name>``), sorted by group values; ``day`` is the UTC date."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def check_group_by(group_by: Sequence[str]) -> tuple[str, ...]:
+    """Validate group-by fields; raises ``ValueError`` naming the bad one."""
+    out = tuple(group_by)
+    for name in out:
+        if name not in GROUP_FIELDS and not _TAG.match(name):
+            raise ValueError(
+                f"cannot group by {name!r}; use one of {', '.join(GROUP_FIELDS)} or tag:<name>"
+            )
+    return out
+
+
+def _utc(ts: datetime) -> datetime:
+    if ts.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return ts.astimezone(timezone.utc)
+
+
+def normalize(record: SpendRecord, *, store_prompts: bool) -> SpendRecord:
+    """The record as a ledger keeps it: UTC time, micro-dollar money, prompt text only if asked."""
+    return dataclasses.replace(
+        record,
+        ts=_utc(record.ts),
+        cost_usd=from_micros(to_micros(record.cost_usd)),
+        baseline_cost_usd=from_micros(to_micros(record.baseline_cost_usd)),
+        saved_usd=from_micros(to_micros(record.saved_usd)),
+        tags=dict(record.tags),
+        prompt_text=record.prompt_text if store_prompts else None,
+    )
+
+
+def matches(
+    record: SpendRecord, *, since: datetime | None = None, until: datetime | None = None,
+    tags: Mapping[str, str] | None = None, model: str | None = None, policy: str | None = None,
+) -> bool:
+    """Whether a record passes the ledger filters."""
+    if since is not None and record.ts < _utc(since):
+        return False
+    if until is not None and record.ts >= _utc(until):
+        return False
+    if model is not None and record.model != model:
+        return False
+    if policy is not None and record.policy != policy:
+        return False
+    return all(record.tags.get(k) == v for k, v in (tags or {}).items())
+
+
+def group_value(record: SpendRecord, name: str) -> str:
+    """A record's value for one group-by field (``""`` for a missing tag)."""
+    if name == "day":
+        return _utc(record.ts).date().isoformat()
+    if name.startswith("tag:"):
+        return record.tags.get(name[4:], "")
+    return str(getattr(record, name))
+
+
+def summarize(records: Iterable[SpendRecord], group_by: Sequence[str] = ()) -> list[SummaryRow]:
+    """The pure summary: totals per group, sorted by group values."""
+    fields = check_group_by(group_by)
+    acc: dict[tuple[str, ...], dict[str, int]] = {}
+    ids: dict[tuple[str, ...], set[str]] = {}
+    for r in records:
+        gk = tuple(group_value(r, f) for f in fields)
+        a = acc.setdefault(gk, dict.fromkeys(_SUMS, 0))
+        ids.setdefault(gk, set()).add(r.request_id)
+        a["attempts"] += 1
+        for name in _TOKENS:
+            a[name] += getattr(r, name)
+        a["cost_usd"] += to_micros(r.cost_usd)
+        a["baseline_cost_usd"] += to_micros(r.baseline_cost_usd)
+        a["saved_usd"] += to_micros(r.saved_usd)
+        a["cache_hits"] += r.status == "cache_hit"
+        a["errors"] += r.status == "error"
+        a["estimated"] += r.estimated or r.status == "estimated"
+    return [
+        row_from(dict(zip(fields, gk, strict=True)), len(ids[gk]), acc[gk])
+        for gk in sorted(acc)
+    ]
+
+
+_TOKENS = (
+    "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens"
+)
+_MONEY = ("cost_usd", "baseline_cost_usd", "saved_usd")
+_SUMS = ("attempts", *_TOKENS, *_MONEY, "cache_hits", "errors", "estimated")
+
+
+def row_from(group: Mapping[str, str], requests: int, sums: Mapping[str, int]) -> SummaryRow:
+    """A summary row from integer sums (money in micro-dollars), as every backend computes them."""
+    values: dict[str, object] = {k: int(sums[k] or 0) for k in _SUMS if k not in _MONEY}
+    values.update({k: from_micros(int(sums[k] or 0)) for k in _MONEY})
+    return SummaryRow(group=dict(group), requests=requests, **values)  # type: ignore[arg-type]
+
+
+class MemoryLedger:
+    """Records in a list behind a lock. For tests and short-lived processes."""
+
+    def __init__(self, *, store_prompts: bool = False) -> None:
+        self.store_prompts = store_prompts
+        self._lock = threading.Lock()
+        self._records: list[SpendRecord] = []
+        self._seen: set[tuple[str, int]] = set()
+
+    def __repr__(self) -> str:
+        return f"MemoryLedger({len(self._records)} records)"
+
+    def append(self, record: SpendRecord) -> None:
+        self.append_many([record])
+
+    def append_many(self, records: Iterable[SpendRecord]) -> None:
+        batch = [normalize(r, store_prompts=self.store_prompts) for r in records]
+        with self._lock:
+            for r in batch:
+                if (r.request_id, r.attempt) not in self._seen:
+                    self._seen.add((r.request_id, r.attempt))
+                    self._records.append(r)
+
+    def _select(self, **filters: object) -> list[SpendRecord]:
+        with self._lock:
+            found = [r for r in self._records if matches(r, **filters)]  # type: ignore[arg-type]
+        return sorted(found, key=lambda r: r.ts)
+
+    def records(
+        self, *, since: datetime | None = None, until: datetime | None = None,
+        tags: Mapping[str, str] | None = None, model: str | None = None,
+        policy: str | None = None, limit: int | None = None,
+    ) -> list[SpendRecord]:
+        found = self._select(since=since, until=until, tags=tags, model=model, policy=policy)
+        return found if limit is None else found[:limit]
+
+    def summary(
+        self, *, group_by: Sequence[str] = (), since: datetime | None = None,
+        until: datetime | None = None, tags: Mapping[str, str] | None = None,
+        model: str | None = None, policy: str | None = None,
+    ) -> list[SummaryRow]:
+        check_group_by(group_by)
+        found = self._select(since=since, until=until, tags=tags, model=model, policy=policy)
+        return summarize(found, group_by)
+
+    def close(self) -> None:
+        """Nothing to close."""

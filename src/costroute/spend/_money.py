@@ -1,0 +1,30 @@
+"""Money conversions: ``Decimal`` US dollars in Python, integer micro-dollars in stores.
+
+One micro-dollar is $0.000001. Recorded costs are rounded half-even to the micro-dollar (the same
+function for the ledger and the budget counters, so a ledger sum equals its counter); reservations
+round up, so an estimate never reserves less than it asked for.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
+
+__all__ = ["MICROS_PER_USD", "from_micros", "to_micros", "to_micros_ceil"]
+
+MICROS_PER_USD = 1_000_000
+_MICRO = Decimal("0.000001")
+
+
+def to_micros(amount: Decimal) -> int:
+    """Dollars to integer micro-dollars, rounded half-even."""
+    return int((Decimal(amount) * MICROS_PER_USD).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def to_micros_ceil(amount: Decimal) -> int:
+    """Dollars to integer micro-dollars, rounded up (for reservations)."""
+    return int((Decimal(amount) * MICROS_PER_USD).to_integral_value(rounding=ROUND_CEILING))
+
+
+def from_micros(micros: int) -> Decimal:
+    """Integer micro-dollars to dollars, with six decimal places."""
+    return (Decimal(int(micros)) / MICROS_PER_USD).quantize(_MICRO)

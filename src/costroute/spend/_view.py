@@ -1,0 +1,95 @@
+"""What the client exposes as ``client.spend``, and backends built from configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, TextIO
+
+from ._config import BudgetStoreConfig, LedgerConfig
+from ._export import export_csv, export_jsonl
+from ._ledger import Ledger, MemoryLedger, SummaryRow
+from ._records import SpendRecord
+from ._store import BudgetStore, MemoryBudgetStore
+
+__all__ = ["SpendView", "budget_store_from_config", "ledger_from_config"]
+
+
+class SpendView:
+    """Read-only access to a ledger: records, summaries, totals and exports."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def __repr__(self) -> str:
+        return f"SpendView({self.ledger!r})"
+
+    def records(
+        self, *, since: datetime | None = None, until: datetime | None = None,
+        tags: Mapping[str, str] | None = None, model: str | None = None,
+        policy: str | None = None, limit: int | None = None,
+    ) -> list[SpendRecord]:
+        return self.ledger.records(
+            since=since, until=until, tags=tags, model=model, policy=policy, limit=limit
+        )
+
+    def summary(
+        self, *, group_by: Sequence[str] = (), since: datetime | None = None,
+        until: datetime | None = None, tags: Mapping[str, str] | None = None,
+        model: str | None = None, policy: str | None = None,
+    ) -> list[SummaryRow]:
+        return self.ledger.summary(
+            group_by=group_by, since=since, until=until, tags=tags, model=model, policy=policy
+        )
+
+    def total(
+        self, *, since: datetime | None = None, until: datetime | None = None,
+        tags: Mapping[str, str] | None = None, model: str | None = None,
+        policy: str | None = None,
+    ) -> Decimal:
+        """Total cost in dollars of the matching records."""
+        rows = self.summary(since=since, until=until, tags=tags, model=model, policy=policy)
+        return rows[0].cost_usd if rows else Decimal("0.000000")
+
+    def export(
+        self, file: TextIO, *, format: Literal["csv", "jsonl"] = "csv",
+        since: datetime | None = None, until: datetime | None = None,
+        tags: Mapping[str, str] | None = None, model: str | None = None,
+        policy: str | None = None,
+    ) -> int:
+        """Write the matching records to ``file``; returns how many were written."""
+        found = self.records(since=since, until=until, tags=tags, model=model, policy=policy)
+        if format == "csv":
+            return export_csv(found, file)
+        if format == "jsonl":
+            return export_jsonl(found, file)
+        raise ValueError(f"unknown export format {format!r}; use 'csv' or 'jsonl'")
+
+
+def ledger_from_config(cfg: LedgerConfig) -> Ledger:
+    """The ledger a ``ledger:`` section describes (SQLite at the default path by default)."""
+    if cfg.backend == "memory":
+        return MemoryLedger(store_prompts=cfg.store_prompts)
+    if cfg.backend == "sqlite":
+        from ._sqlite_ledger import SQLiteLedger
+
+        return SQLiteLedger(cfg.path, store_prompts=cfg.store_prompts)
+    from ._postgres_ledger import PostgresLedger
+
+    assert cfg.dsn is not None  # the config validator guarantees it
+    return PostgresLedger(cfg.dsn, store_prompts=cfg.store_prompts)
+
+
+def budget_store_from_config(cfg: BudgetStoreConfig) -> BudgetStore:
+    """The store a ``budget_store:`` section describes (SQLite at the default path by default)."""
+    if cfg.backend == "memory":
+        return MemoryBudgetStore()
+    if cfg.backend == "sqlite":
+        from ._sqlite_store import SQLiteBudgetStore
+
+        return SQLiteBudgetStore(cfg.path)
+    from ._redis_store import RedisBudgetStore
+
+    assert cfg.url is not None  # the config validator guarantees it
+    return RedisBudgetStore(cfg.url.get_secret_value())

@@ -1,0 +1,149 @@
+"""The learned classifier: shipped weights, loading, scoring, and bad weight files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import costroute.router as router
+from costroute import ConfigError
+from costroute.router import (
+    Classifier,
+    HeuristicClassifier,
+    LearnedClassifier,
+    default_classifier,
+    label_for,
+    load_classifier,
+)
+from costroute.router._learned import FORMAT, encode_weights
+
+HARD = (
+    "Prove that there are infinitely many primes, then write a Python function implementing "
+    "the Sieve of Eratosthenes with complexity analysis, and compare its asymptotic performance "
+    "with the segmented sieve for n=10^9."
+)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> LearnedClassifier:
+    return LearnedClassifier.load()
+
+
+def user(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text}]
+
+
+def test_shipped_weights_load_quickly_and_score_in_range(shipped: LearnedClassifier) -> None:
+    t0 = time.perf_counter()
+    LearnedClassifier.load()
+    assert time.perf_counter() - t0 < 2.0  # generous for CI; the benchmark reports ~20-50 ms
+    assert isinstance(shipped, Classifier)
+    assert shipped.name == "learned-v2"
+    for text in ["", "hi", "What is the capital of France?", HARD, "x " * 20_000]:
+        result = shipped.classify(user(text))
+        assert 0.0 <= result.score <= 1.0
+        assert result.label == label_for(result.score)
+        assert result.classifier == "learned-v2"
+        assert {"bias", "ngrams", "heuristic", "raw"} <= set(result.signals)
+
+
+def test_shipped_weights_order_easy_below_hard(shipped: LearnedClassifier) -> None:
+    easy = shipped.classify(user("What is the capital of France?")).score
+    assert easy < shipped.classify(user(HARD)).score
+
+
+def test_reads_the_whole_conversation(shipped: LearnedClassifier) -> None:
+    short = [{"role": "user", "content": "And for n=10^12?"}]
+    long = [
+        {"role": "system", "content": "You are a mathematician."},
+        {"role": "user", "content": [{"type": "text", "text": HARD}]},
+        {"role": "assistant", "content": "..."},
+        *short,
+    ]
+    assert shipped.classify(long).signals["raw"] != shipped.classify(short).signals["raw"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=300), max_size=4))
+def test_deterministic(texts: list[str]) -> None:
+    clf = default_classifier()
+    messages = [{"role": "user", "content": t} for t in texts]
+    assert clf.classify(messages) == clf.classify(messages)
+
+
+def test_default_and_named_classifiers() -> None:
+    assert default_classifier() is default_classifier()
+    assert default_classifier().name == "learned-v2"
+    assert router.classify(user("hi")).classifier == "learned-v2"
+    assert load_classifier("default") is default_classifier()
+    assert isinstance(load_classifier("heuristic"), HeuristicClassifier)
+    assert isinstance(load_classifier("heuristic-v1"), HeuristicClassifier)
+    assert load_classifier("learned").name == "learned-v2"
+
+
+def _payload(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "name": "tiny",
+        "dim": 8,
+        "bigrams": True,
+        "bias": 0.0,
+        "hash_weights": encode_weights([0.5] * 8),
+        "signal_weights": {"length": 1.0},
+        "calibration": {"z": [0.0, 1.0, 2.0], "score": [0.0, 0.5, 1.0]},
+    }
+    payload.update(overrides)
+    return payload
+
+
+def test_round_trip_and_calibration(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(_payload()).encode()))
+    clf = load_classifier(path)
+    assert isinstance(clf, LearnedClassifier)
+    assert clf.name == "tiny"
+    assert clf.calibrate(-5.0) == 0.0
+    assert clf.calibrate(0.5) == pytest.approx(0.25)
+    assert clf.calibrate(1.5) == pytest.approx(0.75)
+    assert clf.calibrate(9.0) == 1.0
+    plain = tmp_path / "tiny.json"
+    plain.write_text(json.dumps(_payload(name="plain")))
+    assert LearnedClassifier.load(plain).name == "plain"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-10, 10), st.floats(-10, 10))
+def test_calibration_is_monotone(a: float, b: float) -> None:
+    clf = LearnedClassifier.from_payload(_payload())
+    lo, hi = sorted((a, b))
+    assert clf.calibrate(lo) <= clf.calibrate(hi)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"not gzip, not json", "not a classifier weights file"),
+        (json.dumps({"format": "other"}).encode(), "not a costroute-learned/1"),
+        (json.dumps(_payload(dim=16)).encode(), "expected 16 hashed weights"),
+        (json.dumps(_payload(calibration={"z": [1, 0], "score": [0, 1]})).encode(), "malformed"),
+        (json.dumps({k: v for k, v in _payload().items() if k != "bias"}).encode(), "malformed"),
+    ],
+)
+def test_bad_weight_files(tmp_path: Path, content: bytes, match: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=match) as info:
+        LearnedClassifier.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_weight_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read classifier weights"):
+        load_classifier(tmp_path / "missing.json.gz")

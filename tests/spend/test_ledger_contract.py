@@ -1,0 +1,142 @@
+"""The contract every Ledger honours: memory, SQLite and PostgreSQL run the same tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from costroute.spend import Ledger, SpendRecord, summarize
+
+from .conftest import T0, make_record
+
+
+def test_is_a_ledger(ledger: Ledger) -> None:
+    assert isinstance(ledger, Ledger)
+
+
+def test_round_trip(ledger: Ledger) -> None:
+    rec = make_record(
+        1, difficulty=0.25, cache_read_tokens=5, cache_write_tokens=6, reasoning_tokens=7,
+        input_per_mtok=Decimal("0.15"), output_per_mtok=Decimal("0.60"), price_source="sheet",
+        latency_ms=12.5, error="", estimated=True, status="estimated",
+        tags={"user": "bob", "team": "x"},
+    )
+    ledger.append(rec)
+    (back,) = ledger.records()
+    assert back == dataclasses.replace(rec, tags={"user": "bob", "team": "x"})
+    assert back.ts.tzinfo is not None and back.ts.utcoffset() == timedelta(0)
+    assert isinstance(back.cost_usd, Decimal)
+
+
+def test_money_is_stored_to_the_micro_dollar(ledger: Ledger) -> None:
+    ledger.append(make_record(1, cost_usd=Decimal("0.0000015"), saved_usd=Decimal("0.0000025")))
+    (back,) = ledger.records()
+    assert back.cost_usd == Decimal("0.000002")  # half-even
+    assert back.saved_usd == Decimal("0.000002")
+
+
+def test_prompts_are_not_stored_by_default(ledger: Ledger) -> None:
+    ledger.append(make_record(1, prompt_text="secret prompt", prompt_hash="h1"))
+    (back,) = ledger.records()
+    assert back.prompt_text is None
+    assert back.prompt_hash == "h1"
+
+
+def test_append_is_idempotent_per_attempt(ledger: Ledger) -> None:
+    ledger.append(make_record(1))
+    ledger.append(make_record(1))
+    ledger.append_many([make_record(1), make_record(1, attempt=1), make_record(2)])
+    assert [(r.request_id, r.attempt) for r in ledger.records()] == [
+        ("req-1", 0), ("req-1", 1), ("req-2", 0)
+    ]
+
+
+def test_filters(ledger: Ledger) -> None:
+    ledger.append_many([
+        make_record(0, model="a", policy="p1", tags={"user": "alice"}),
+        make_record(1, model="b", policy="p1", tags={"user": "bob"}),
+        make_record(2, model="a", policy="p2", tags={"user": "bob", "team": "t"}),
+        make_record(3, model="a", policy="p2", tags={}),
+    ])
+    ids = lambda rs: [r.request_id for r in rs]  # noqa: E731
+    assert ids(ledger.records()) == ["req-0", "req-1", "req-2", "req-3"]
+    assert ids(ledger.records(model="a")) == ["req-0", "req-2", "req-3"]
+    assert ids(ledger.records(policy="p2")) == ["req-2", "req-3"]
+    assert ids(ledger.records(tags={"user": "bob"})) == ["req-1", "req-2"]
+    assert ids(ledger.records(tags={"user": "bob", "team": "t"})) == ["req-2"]
+    assert ids(ledger.records(since=T0 + timedelta(minutes=1))) == ["req-1", "req-2", "req-3"]
+    assert ids(ledger.records(until=T0 + timedelta(minutes=2))) == ["req-0", "req-1"]
+    assert ids(ledger.records(limit=2)) == ["req-0", "req-1"]
+    assert ids(ledger.records(model="a", limit=1, since=T0 + timedelta(minutes=1))) == ["req-2"]
+
+
+def _sample() -> list[SpendRecord]:
+    return [
+        make_record(0, model="a", status="ok", cost_usd=Decimal("0.10"), tags={"user": "alice"}),
+        make_record(0, attempt=1, model="b", status="error", cost_usd=Decimal("0.01")),
+        make_record(1, model="a", status="cache_hit", cost_usd=Decimal("0"), tags={}),
+        make_record(2, model="b", status="estimated", estimated=True, cost_usd=Decimal("0.02"),
+                    tier="premium", policy="p2", tags={"user": "bob"}),
+        make_record(2000, model="a", cost_usd=Decimal("0.03"), tags={"user": "bob"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    "group_by",
+    [(), ("model",), ("policy",), ("tier",), ("status",), ("day",), ("tag:user",),
+     ("model", "tag:user"), ("provider", "day")],
+)
+def test_summary_matches_the_pure_core(ledger: Ledger, group_by: tuple[str, ...]) -> None:
+    ledger.append_many(_sample())
+    assert ledger.summary(group_by=group_by) == summarize(ledger.records(), group_by)
+
+
+def test_summary_totals(ledger: Ledger) -> None:
+    ledger.append_many(_sample())
+    (total,) = ledger.summary()
+    assert total.requests == 4 and total.attempts == 5
+    assert total.cost_usd == Decimal("0.160000")
+    assert total.cache_hits == 1 and total.errors == 1 and total.estimated == 1
+    assert total.input_tokens == 500 and total.output_tokens == 100
+    assert total.baseline_cost_usd == Decimal("0.005000")
+    by_day = ledger.summary(group_by=["day"])
+    assert [r.group["day"] for r in by_day] == ["2026-11-03", "2026-11-04"]
+    by_user = {r.group["tag:user"]: r.cost_usd for r in ledger.summary(group_by=["tag:user"])}
+    assert by_user == {"": Decimal("0.000000"), "alice": Decimal("0.110000"),
+                       "bob": Decimal("0.050000")}
+
+
+def test_summary_filters(ledger: Ledger) -> None:
+    ledger.append_many(_sample())
+    (row,) = ledger.summary(model="a", since=T0 + timedelta(minutes=1))
+    assert row.attempts == 2 and row.cost_usd == Decimal("0.030000")
+    (row,) = ledger.summary(tags={"user": "bob"}, policy="default")
+    assert row.cost_usd == Decimal("0.030000")
+
+
+def test_empty_summary(ledger: Ledger) -> None:
+    assert ledger.summary() == []
+    assert ledger.summary(group_by=["model"]) == []
+
+
+def test_bad_group_by(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="cannot group by"):
+        ledger.summary(group_by=["prompt_text"])
+
+
+def test_concurrent_appends(ledger: Ledger) -> None:
+    def work(t: int) -> None:
+        for i in range(25):
+            ledger.append(make_record(t * 1000 + i, cost_usd=Decimal("0.000001")))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    (row,) = ledger.summary()
+    assert row.attempts == 200 and row.cost_usd == Decimal("0.000200")
