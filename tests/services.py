@@ -91,6 +91,22 @@ def _as_postgres_user() -> list[str]:
     return [runuser, "-u", "postgres", "--"] if runuser else ["su", "postgres", "-c"]
 
 
+def _wait_for_postgres(dsn: str) -> None:
+    """An open port is not enough: a busy machine can still answer "the database system is
+    starting up". Wait until a connection succeeds."""
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            psycopg.connect(dsn, connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A real PostgreSQL cluster for the session; yields a DSN to its ``postgres`` database."""
@@ -114,7 +130,9 @@ def postgres_server() -> Iterator[str]:
     )
     try:
         _wait_for_port(port, proc, "postgres")
-        yield f"postgresql://costroute@127.0.0.1:{port}/postgres"
+        dsn = f"postgresql://costroute@127.0.0.1:{port}/postgres"
+        _wait_for_postgres(dsn)
+        yield dsn
     finally:
         proc.terminate()
         proc.wait(20)

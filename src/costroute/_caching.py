@@ -52,11 +52,10 @@ def cache_call(cache: ResponseCache | None, plan: Plan, kwargs: Mapping[str, Any
     pinned = decision.model if decision.pinned else None
     namespace = resolve_namespace(tags=plan.tags, cache_namespace=kwargs.get("cache_namespace"),
                                   namespace_tag=cache.config.namespace_tag)
-    scope = {"policy": plan.policy.name, "namespace": namespace, "pinned_model": pinned}
-    policy_cfg = plan.policy.config.cache
-    call = CacheCall(cache, request, scope, None if pinned else tiers[decision.tier], policy_cfg)
-    key = cache.key_for(request, **scope)
-    return CacheCall(call.cache, request, scope, call.required_quality, policy_cfg, key)
+    scope: dict[str, Any] = {"policy": plan.policy.name, "namespace": namespace, "pinned_model": pinned}
+    key = cache.key_for(request, policy=plan.policy.name, namespace=namespace, pinned_model=pinned)
+    required = None if pinned else tiers[decision.tier]
+    return CacheCall(cache, request, scope, required, plan.policy.config.cache, key)
 
 
 def response_dict(response: Any) -> dict[str, Any]:

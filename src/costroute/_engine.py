@@ -23,6 +23,7 @@ from ._catalog import Catalog, ResolvedPolicy
 from ._errors import ProviderError, UnknownModelPriceError
 from ._types import RouteInfo
 from ._validate import validate_messages, validate_params, validate_tags
+from .cache import ResponseCache
 from .policies import CostrouteConfig
 from .pricing._cost import cost_of, usage_from_openai
 from .pricing._registry import PriceRegistry
@@ -39,7 +40,6 @@ from .router._select import (
     select,
 )
 from .router._tokens import count_message_tokens, default_counter, image_parts
-from .cache import ResponseCache
 from .spend import Budgets, SpendRecord
 
 __all__ = ["Engine", "Plan"]

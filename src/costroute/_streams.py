@@ -12,9 +12,9 @@ from typing import Any
 
 from ._caching import CacheCall
 from ._engine import Engine, Plan
-from .cache import StreamAccumulator
 from ._errors import ProviderError
 from ._types import RouteInfo
+from .cache import StreamAccumulator
 from .spend import Reservation
 
 __all__ = ["AsyncStream", "ReplayStream", "Stream", "StreamState"]
@@ -134,7 +134,8 @@ class Stream:
                 if self._hold is not None:
                     self._hold.settle(self.costroute.cost_usd)
                 if self._cache is not None and acc is not None and ended and acc.complete:
-                    self._cache.cache.store(self._cache.request, **_store_args(self._cache, engine, acc, self.costroute))
+                    args = _store_args(self._cache, engine, acc, self.costroute)
+                    self._cache.cache.store(self._cache.request, **args)
             finally:
                 if self._hold is not None:
                     self._hold.release()  # a no-op once settled

@@ -91,20 +91,3 @@ async def store(
         made.close()
 
 
-@pytest.fixture(scope="session")
-def postgres_server(postgres_server: str) -> str:
-    """The session's PostgreSQL, once it accepts connections (an open port is not enough: a busy
-    machine can still answer "the database system is starting up")."""
-    import time
-
-    import psycopg
-
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            psycopg.connect(postgres_server, connect_timeout=2).close()
-            return postgres_server
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
