@@ -84,6 +84,12 @@ class _Base:
         """The spend ledger: ``records(...)``, ``summary(...)``, ``export(...)``."""
         return SpendView(self._engine.ledger)
 
+    def feedback(self, request_id: str, score: float) -> None:
+        """Record the quality (0..1) of a request's answer in the ledger. With ``ledger:
+        {store_prompts: true}``, ``client.spend.outcomes()`` then yields training data for
+        ``costroute train``."""
+        self.spend.feedback(request_id, score)
+
     @property
     def budgets(self) -> Budgets | None:
         """The configured budgets (``snapshot()`` shows limit, spent, reserved, remaining)."""

@@ -290,6 +290,7 @@ class Engine:
             output_per_mtok=sheet.output_per_mtok if sheet else None,
             price_source=sheet.source if sheet else "", latency_ms=latency, tags=dict(plan.tags),
             prompt_hash=plan.prompt_hash, error=error, estimated=estimated,
+            prompt_text=_prompt_text(plan.messages) if getattr(self.ledger, "store_prompts", False) else None,
         )
         self.ledger.append(record)
 
@@ -297,3 +298,15 @@ class Engine:
 def _prompt_hash(messages: Sequence[Mapping[str, Any]]) -> str:
     blob = json.dumps(messages, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _prompt_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The conversation as text, for ledgers that keep prompts (opt-in)."""
+    def text(content: Any) -> str:
+        if isinstance(content, list):
+            return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
+        return "" if content is None else str(content)
+
+    if len(messages) == 1:
+        return text(messages[0].get("content"))
+    return "\n\n".join(f"{m.get('role')}: {text(m.get('content'))}" for m in messages)

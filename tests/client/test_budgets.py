@@ -138,3 +138,24 @@ def test_alerts_fire_once_per_threshold(server, ledger) -> None:
         except BudgetExceeded:
             break
     assert [e.threshold for e in events].count(0.5) == 1
+
+
+def test_feedback_turns_traffic_into_training_data(server, tmp_path) -> None:
+    from costroute import RequestValidationError
+    from costroute.spend import SQLiteLedger
+
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite3", store_prompts=True)
+    client = Client(_config(server), ledger=ledger)
+    first = client.chat.completions.create(messages=EASY).costroute
+    second = client.chat.completions.create(messages=HARD).costroute
+    client.feedback(first.request_id, 1.0)
+    client.feedback(second.request_id, 0.2)
+    client.feedback(second.request_id, 0.0)  # a later score replaces the earlier one
+    with pytest.raises(RequestValidationError, match="score"):
+        client.feedback(first.request_id, 1.5)
+    rows = {r["id"]: r for r in client.spend.outcomes()}
+    assert rows[first.request_id]["scores"] == {first.model: 1.0}
+    assert rows[second.request_id]["scores"] == {second.model: 0.0}
+    assert rows[first.request_id]["prompt"] == EASY[0]["content"]
+    assert ledger.schema_version() == 2
+    ledger.close()

@@ -140,3 +140,14 @@ def test_concurrent_appends(ledger: Ledger) -> None:
         th.join()
     (row,) = ledger.summary()
     assert row.attempts == 200 and row.cost_usd == Decimal("0.000200")
+
+
+def test_feedback_is_kept_and_the_latest_score_wins(ledger: Ledger) -> None:
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 11, 3, 12, 0, tzinfo=timezone.utc)
+    assert ledger.feedback() == {}
+    ledger.record_feedback("req-1", 0.25, now)
+    ledger.record_feedback("req-2", 1.0, now)
+    ledger.record_feedback("req-1", 0.75, now)
+    assert ledger.feedback() == {"req-1": 0.75, "req-2": 1.0}

@@ -48,12 +48,12 @@ def test_migrations_are_recorded_and_idempotent(tmp_path: Path) -> None:
     first.close()
     again = SQLiteLedger(path)  # reopening does not re-run or lose anything
     store = SQLiteBudgetStore(path)  # both components may share one file
-    assert again.schema_version() == 1 and len(again.records()) == 1
+    assert again.schema_version() == 2 and len(again.records()) == 1
     with sqlite3.connect(path) as conn:
         rows = conn.execute(
             "SELECT component, version FROM costroute_migrations ORDER BY 1"
         ).fetchall()
-    assert rows == [("budgets", 1), ("ledger", 1)]
+    assert rows == [("budgets", 1), ("ledger", 1), ("ledger", 2)]
     again.close()
     store.close()
 
@@ -130,3 +130,24 @@ def test_kill_9_of_a_writer_loses_nothing_acknowledged(tmp_path: Path) -> None:
     assert state.reserved == 0
     ledger.close()
     store.close()
+
+
+def test_a_version_1_ledger_is_migrated_without_losing_records(tmp_path: Path) -> None:
+    from costroute.spend import _sqlite_ledger
+    from costroute.spend._sqlite import SQLiteFile
+
+    path = tmp_path / "old.sqlite3"
+    old = SQLiteFile(path, component="ledger", migrations=_sqlite_ledger._MIGRATIONS[:1])
+    old.close()
+    v1 = SQLiteLedger(path)
+    v1.append(make_record(7))
+    v1.close()
+    with sqlite3.connect(path) as conn:  # pretend the feedback migration never ran
+        conn.execute("DROP TABLE feedback")
+        conn.execute("DELETE FROM costroute_migrations WHERE component = 'ledger' AND version = 2")
+    upgraded = SQLiteLedger(path)
+    assert upgraded.schema_version() == 2
+    assert [r.request_id for r in upgraded.records()] == ["req-7"]
+    upgraded.record_feedback("req-7", 1.0, make_record(7).ts)
+    assert upgraded.feedback() == {"req-7": 1.0}
+    upgraded.close()

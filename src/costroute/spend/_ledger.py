@@ -80,6 +80,14 @@ class Ledger(Protocol):
         ``tag:<name>``), sorted by group values; ``day`` is the UTC date."""
         ...
 
+    def record_feedback(self, request_id: str, score: float, ts: datetime) -> None:
+        """Keep the quality (0..1) of a request's answer; a later score replaces an earlier one."""
+        ...
+
+    def feedback(self) -> dict[str, float]:
+        """Every request's latest feedback score, by request id."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -184,6 +192,7 @@ class MemoryLedger:
         self._lock = threading.Lock()
         self._records: list[SpendRecord] = []
         self._seen: set[tuple[str, int]] = set()
+        self._feedback: dict[str, float] = {}
 
     def __repr__(self) -> str:
         return f"MemoryLedger({len(self._records)} records)"
@@ -220,6 +229,14 @@ class MemoryLedger:
         check_group_by(group_by)
         found = self._select(since=since, until=until, tags=tags, model=model, policy=policy)
         return summarize(found, group_by)
+
+    def record_feedback(self, request_id: str, score: float, ts: datetime) -> None:
+        with self._lock:
+            self._feedback[request_id] = float(score)
+
+    def feedback(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._feedback)
 
     def close(self) -> None:
         """Nothing to close."""

@@ -51,6 +51,13 @@ _MIGRATIONS = (
     );
     CREATE INDEX spend_records_ts ON spend_records (ts)
     """,
+    """
+    CREATE TABLE feedback (
+        request_id TEXT PRIMARY KEY,
+        score DOUBLE PRECISION NOT NULL,
+        ts TIMESTAMPTZ NOT NULL
+    )
+    """,
 )
 
 _LOCK_ID = 0x636F7374  # advisory lock serialising migrations across processes
@@ -192,6 +199,16 @@ class PostgresLedger:
             policy=policy,
         )
         return summary_rows(self._fetch(sql, params), tuple(group_by))
+
+    def record_feedback(self, request_id: str, score: float, ts: datetime) -> None:
+        sql = ("INSERT INTO feedback (request_id, score, ts) VALUES (%s, %s, %s)"
+               " ON CONFLICT (request_id) DO UPDATE SET score = EXCLUDED.score, ts = EXCLUDED.ts")
+        with self._lock:
+            self._run(lambda c: c.execute(sql, (request_id, float(score), ts)))
+
+    def feedback(self) -> dict[str, float]:
+        rows = self._fetch("SELECT request_id, score FROM feedback", [])
+        return {str(r[0]): float(r[1]) for r in rows}
 
     def close(self) -> None:
         with self._lock:

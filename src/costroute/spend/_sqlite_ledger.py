@@ -61,6 +61,13 @@ _MIGRATIONS = (
     );
     CREATE INDEX spend_records_ts ON spend_records (ts)
     """,
+    """
+    CREATE TABLE feedback (
+        request_id TEXT PRIMARY KEY,
+        score REAL NOT NULL,
+        ts INTEGER NOT NULL
+    )
+    """,
 )
 
 
@@ -140,6 +147,18 @@ class SQLiteLedger:
         )
         rows = self._db.connection().execute(sql, params).fetchall()
         return summary_rows(rows, tuple(group_by))
+
+    def record_feedback(self, request_id: str, score: float, ts: datetime) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO feedback (request_id, score, ts) VALUES (?, ?, ?)"
+                " ON CONFLICT (request_id) DO UPDATE SET score = excluded.score, ts = excluded.ts",
+                (request_id, float(score), micros_from_utc(ts)),
+            )
+
+    def feedback(self) -> dict[str, float]:
+        rows = self._db.connection().execute("SELECT request_id, score FROM feedback").fetchall()
+        return {str(r[0]): float(r[1]) for r in rows}
 
     def close(self) -> None:
         self._db.close()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Literal, TextIO
 
+from .._errors import RequestValidationError
 from ._config import BudgetStoreConfig, LedgerConfig
 from ._export import export_csv, export_jsonl
 from ._ledger import Ledger, MemoryLedger, SummaryRow
@@ -65,6 +66,25 @@ class SpendView:
         if format == "jsonl":
             return export_jsonl(found, file)
         raise ValueError(f"unknown export format {format!r}; use 'csv' or 'jsonl'")
+
+    def feedback(self, request_id: str, score: float, *, now: datetime | None = None) -> None:
+        """Record how good a request's answer was (0 = wrong/useless, 1 = right)."""
+        if not isinstance(request_id, str) or not request_id:
+            raise RequestValidationError("must be a non-empty request id", location="request_id")
+        if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
+            raise RequestValidationError(f"must be a number from 0 to 1, not {score!r}", location="score")
+        self.ledger.record_feedback(request_id, float(score), now or datetime.now(timezone.utc))
+
+    def outcomes(self, *, since: datetime | None = None, until: datetime | None = None) -> list[dict[str, object]]:
+        """Answered requests with feedback, as routing-outcome rows (``costroute train`` input):
+        ``{"id", "source", "prompt", "scores": {model: score}}``. Needs ``store_prompts: true``."""
+        scores = self.ledger.feedback()
+        rows: dict[str, dict[str, object]] = {}
+        for r in self.records(since=since, until=until):
+            if r.request_id in scores and r.prompt_text and r.status in ("ok", "estimated", "cache_hit"):
+                rows[r.request_id] = {"id": r.request_id, "source": "costroute/ledger", "prompt": r.prompt_text,
+                                      "scores": {r.model: scores[r.request_id]}}
+        return list(rows.values())
 
 
 def ledger_from_config(cfg: LedgerConfig) -> Ledger:
