@@ -7,18 +7,16 @@ Every problem becomes one :class:`~costroute.ConfigError` that lists each bad ke
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-import tomllib
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from .._errors import ConfigError
+from .._files import key_path, read_structured
 from ._schema import CostrouteConfig
 
 __all__ = ["ConfigSource", "load_config"]
@@ -40,7 +38,7 @@ def load_config(
     else:
         path = Path(source)
         where = f" in {path}"
-        raw = _read_file(path)
+        raw = read_structured(path, what="configuration file")
     if not isinstance(raw, Mapping):
         raise ConfigError(f"the configuration{where} must be a mapping at the top level")
     env = os.environ if environ is None else environ
@@ -58,24 +56,6 @@ def load_config(
     return config
 
 
-def _read_file(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from exc
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".yaml", ".yml"):
-            return yaml.safe_load(text) or {}
-        if suffix == ".toml":
-            return tomllib.loads(text)
-        if suffix == ".json":
-            return json.loads(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid {suffix[1:].upper()}: {exc}") from exc
-    raise ConfigError(f"{path}: unsupported configuration format {suffix!r} (use .yaml, .toml or .json)")
-
-
 def _expand(value: Any, env: Mapping[str, str], loc: tuple[Any, ...], problems: list[tuple[str, str]]) -> Any:
     if isinstance(value, str):
 
@@ -85,7 +65,7 @@ def _expand(value: Any, env: Mapping[str, str], loc: tuple[Any, ...], problems: 
                 return env[name]
             if default is not None:
                 return default
-            problems.append((_path(loc), f"environment variable {name} is not set"))
+            problems.append((key_path(loc), f"environment variable {name} is not set"))
             return ""
 
         return _ENV.sub(sub, value)
@@ -94,13 +74,6 @@ def _expand(value: Any, env: Mapping[str, str], loc: tuple[Any, ...], problems: 
     if isinstance(value, list):
         return [_expand(v, env, (*loc, i), problems) for i, v in enumerate(value)]
     return value
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<root>"
 
 
 def _error(problems: list[tuple[str, str]], where: str) -> ConfigError:
@@ -121,7 +94,7 @@ def _pydantic_problems(exc: ValidationError) -> Iterator[tuple[str, str]]:
                 message += f" (expected one of: {', '.join(sorted(known))})"
         elif "secret" in message.lower():
             message = "invalid secret"
-        yield _path(loc), message
+        yield key_path(loc), message
 
 
 def _fields_at(model: Any, loc: tuple[Any, ...]) -> list[str]:

@@ -23,10 +23,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Protocol, runtime_checkable
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .._errors import ConfigError
+from .._files import key_path, read_structured
 from ._sheet import ModelInfo, PriceSheet, PriceTier
 
 __all__ = [
@@ -146,31 +146,6 @@ class _FileEntry(_Strict):
     supports_streaming: bool | None = True
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _read_price_file(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read price file {path}: {exc.strerror}") from exc
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".yaml", ".yml"):
-            return yaml.safe_load(text) or {}
-        if suffix == ".json":
-            return json.loads(text, parse_float=Decimal)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"price file {path} is not valid {suffix[1:].upper()}: {exc}") from exc
-    raise ConfigError(
-        f"price file {path}: unsupported format {suffix!r} (use .json, .yaml or .yml)"
-    )
-
-
 def _parse_entry(model: str, raw: Any, problems: list[tuple[str, str]]) -> _FileEntry | None:
     if not isinstance(raw, Mapping):
         problems.append((model, "must be a mapping of prices"))
@@ -180,7 +155,7 @@ def _parse_entry(model: str, raw: Any, problems: list[tuple[str, str]]) -> _File
     except ValidationError as exc:
         for err in exc.errors(include_url=False, include_input=False):
             message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            problems.append((_key_path((model, *err["loc"])), message))
+            problems.append((key_path((model, *err["loc"])), message))
         return None
 
 
@@ -200,7 +175,7 @@ class PriceFileSource(_Keyed):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.name = f"file:{self.path}"
-        raw = _read_price_file(self.path)
+        raw = read_structured(self.path, what="price file", formats=(".json", ".yaml", ".yml"))
         if not isinstance(raw, Mapping):
             raise ConfigError(f"price file {self.path} must map model names to prices")
         problems: list[tuple[str, str]] = []

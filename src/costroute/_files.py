@@ -1,0 +1,44 @@
+"""Reading the structured files costroute accepts (configs, price files), and naming key paths."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import tomllib
+import yaml
+
+from ._errors import ConfigError
+
+__all__ = ["key_path", "read_structured"]
+
+
+def key_path(loc: Sequence[Any]) -> str:
+    """``("models", 0, "price")`` -> ``models[0].price``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def read_structured(path: Path, *, what: str, formats: Sequence[str] = (".yaml", ".yml", ".toml", ".json")) -> Any:
+    """Parse a YAML (safely), TOML or JSON file; every failure is a ``ConfigError`` naming it.
+    JSON numbers with a fraction are read as ``Decimal`` so prices stay exact."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    suffix = path.suffix.lower()
+    if suffix not in formats:
+        raise ConfigError(f"{path}: unsupported format {suffix!r} for a {what} (use {', '.join(formats)})")
+    try:
+        if suffix in (".yaml", ".yml"):
+            return yaml.safe_load(text) or {}
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        return json.loads(text, parse_float=Decimal)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{what} {path} is not valid {suffix[1:].upper()}: {exc}") from exc
