@@ -25,14 +25,15 @@ class CacheCall:
     key: str | None = field(default=None)
 
     def lookup_args(self) -> dict[str, Any]:
-        return {**self.scope, "required_quality": self.required_quality, "policy_cfg": self.policy_cfg}
+        return {**self.scope, "required_quality": self.required_quality, "policy_cfg": self.policy_cfg,
+                "key": self.key}
 
     def store_args(self, *, model: str, quality: float, response: Mapping[str, Any], cost: Any) -> dict[str, Any]:
         choices = response.get("choices") or [{}]
         return {
             **self.scope, "policy_cfg": self.policy_cfg, "model": model, "model_quality": quality,
             "response_dict": response, "usage_dict": response.get("usage") or {}, "cost_usd": cost,
-            "finish_reason": choices[0].get("finish_reason"),
+            "finish_reason": choices[0].get("finish_reason"), "key": self.key,
         }
 
     def accumulator(self) -> StreamAccumulator:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ._catalog import Catalog, ResolvedPolicy
 from ._errors import ProviderError, UnknownModelPriceError
@@ -87,6 +89,7 @@ class Engine:
         self.ledger = ledger
         self.budgets = budgets
         self.cache = cache
+        self._decisions: _Memo[tuple[Any, ...], tuple[Decision, RequestNeeds]] = _Memo(4096)
         self._now = clock or (lambda: datetime.now(timezone.utc))
 
     # -- planning (pure but for the classifier and the token counter) ---------------------------
@@ -99,22 +102,34 @@ class Engine:
         tags = validate_tags(kwargs.get("tags"))
         policy = self.catalog.policy(kwargs.get("policy") or "default")
         model = kwargs.get("model")
+        pinned = str(model) if model and model != "auto" else None
+        digest = _prompt_hash(messages, params)
+        memo_key = (policy.name, pinned, digest, params.get("max_tokens"), params.get("max_completion_tokens"), stream)
+        routed = self._decisions.get(memo_key)
+        if routed is None:
+            routed = self._decide(messages, params, policy, pinned, stream)
+            self._decisions.put(memo_key, routed)
+        decision, needs = routed
+        return Plan(
+            request_id="cr-" + uuid.uuid4().hex, policy=policy, messages=messages, params=params,
+            tags=tags, decision=decision, needs=needs, order=self._order(decision, policy),
+            stream=stream, prompt_hash=digest,
+        )
+
+    def _decide(self, messages: list[dict[str, Any]], params: Mapping[str, Any], policy: ResolvedPolicy,
+                pinned: str | None, stream: bool) -> tuple[Decision, RequestNeeds]:
+        """Classify and route. Deterministic, so repeats of a request are served from a memo."""
         classification = policy.classifier.classify(messages)
         needs = self._needs(messages, params, policy, stream)
-        if model and model != "auto":
-            decision = self._pin(str(model), classification, needs, policy)
+        if pinned is not None:
+            decision = self._pin(pinned, classification, needs, policy)
         else:
             decision = select(
                 difficulty=classification.score, needs=needs, pool=policy.pool,
                 tiers=self.config.tiers, thresholds=policy.thresholds, policy=policy.name,
                 escalate=policy.config.escalate,
             )
-        decision = replace(decision, signals=dict(classification.signals), label=classification.label)
-        return Plan(
-            request_id="cr-" + uuid.uuid4().hex, policy=policy, messages=messages, params=params,
-            tags=tags, decision=decision, needs=needs, order=self._order(decision, policy),
-            stream=stream, prompt_hash=_prompt_hash(messages),
-        )
+        return replace(decision, signals=dict(classification.signals), label=classification.label), needs
 
     def route(self, kwargs: Mapping[str, Any]) -> Decision:
         return self.plan(kwargs).decision
@@ -295,9 +310,37 @@ class Engine:
         self.ledger.append(record)
 
 
-def _prompt_hash(messages: Sequence[Mapping[str, Any]]) -> str:
-    blob = json.dumps(messages, sort_keys=True, separators=(",", ":"), default=str)
+def _prompt_hash(messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str:
+    """A digest of everything routing reads: the conversation, tool schemas, the output format."""
+    routed = [messages, params.get("tools"), params.get("functions"), params.get("response_format")]
+    blob = json.dumps(routed, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class _Memo(Generic[_K, _V]):
+    """A small thread-safe LRU map."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[_K, _V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: _K) -> _V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: _K, value: _V) -> None:
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 def _prompt_text(messages: Sequence[Mapping[str, Any]]) -> str:

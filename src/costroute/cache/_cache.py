@@ -135,11 +135,12 @@ class ResponseCache:
         namespace: str,
         pinned_model: str | None,
         policy_cfg: PolicyCacheConfig | None,
+        known: str | None = None,
     ) -> str | None:
         key = None
         if is_cacheable(request, policy_cfg, config=self.config).lookup:
-            key = self.key_for(request, policy=policy, namespace=namespace,
-                               pinned_model=pinned_model)  # fmt: skip
+            key = known or self.key_for(request, policy=policy, namespace=namespace,
+                                        pinned_model=pinned_model)  # fmt: skip
         if key is None:
             self._count("bypassed")
         return key
@@ -180,12 +181,13 @@ class ResponseCache:
         cost_usd: Decimal | str,
         finish_reason: str | None,
         policy_cfg: PolicyCacheConfig | None,
+        known: str | None = None,
     ) -> CacheEntry | None:
         if finish_reason is None or not response_dict.get("choices"):
             return None  # an incomplete response is never stored
         if not is_cacheable(request, policy_cfg, config=self.config).store:
             return None
-        key = self.key_for(request, policy=policy, namespace=namespace, pinned_model=pinned_model)
+        key = known or self.key_for(request, policy=policy, namespace=namespace, pinned_model=pinned_model)
         if key is None:
             return None
         now = self._clock()
@@ -213,9 +215,11 @@ class ResponseCache:
         required_quality: float | None,
         pinned_model: str | None,
         policy_cfg: PolicyCacheConfig | None = None,
+        key: str | None = None,
     ) -> CacheEntry | None:
-        """A stored entry that may answer ``request``, or ``None`` (miss or bypass)."""
-        key = self._lookup_key(request, policy, namespace, pinned_model, policy_cfg)
+        """A stored entry that may answer ``request``, or ``None`` (miss or bypass). ``key``, when
+        given, must be ``key_for`` of the same request and scope (it saves computing it again)."""
+        key = self._lookup_key(request, policy, namespace, pinned_model, policy_cfg, key)
         if key is None:
             return None
         try:
@@ -239,12 +243,13 @@ class ResponseCache:
         cost_usd: Decimal | str,
         finish_reason: str | None,
         policy_cfg: PolicyCacheConfig | None = None,
+        key: str | None = None,
     ) -> CacheEntry | None:
         """Store a complete response if the rules allow; returns the entry stored, if any."""
         entry = self._new_entry(
             request, policy=policy, namespace=namespace, pinned_model=pinned_model, model=model,
             model_quality=model_quality, response_dict=response_dict, usage_dict=usage_dict,
-            cost_usd=cost_usd, finish_reason=finish_reason, policy_cfg=policy_cfg,
+            cost_usd=cost_usd, finish_reason=finish_reason, policy_cfg=policy_cfg, known=key,
         )  # fmt: skip
         if entry is None:
             return None
@@ -285,9 +290,10 @@ class ResponseCache:
         required_quality: float | None,
         pinned_model: str | None,
         policy_cfg: PolicyCacheConfig | None = None,
+        key: str | None = None,
     ) -> CacheEntry | None:
         """The async twin of ``lookup``."""
-        key = self._lookup_key(request, policy, namespace, pinned_model, policy_cfg)
+        key = self._lookup_key(request, policy, namespace, pinned_model, policy_cfg, key)
         if key is None:
             return None
         try:
@@ -311,12 +317,13 @@ class ResponseCache:
         cost_usd: Decimal | str,
         finish_reason: str | None,
         policy_cfg: PolicyCacheConfig | None = None,
+        key: str | None = None,
     ) -> CacheEntry | None:
         """The async twin of ``store``."""
         entry = self._new_entry(
             request, policy=policy, namespace=namespace, pinned_model=pinned_model, model=model,
             model_quality=model_quality, response_dict=response_dict, usage_dict=usage_dict,
-            cost_usd=cost_usd, finish_reason=finish_reason, policy_cfg=policy_cfg,
+            cost_usd=cost_usd, finish_reason=finish_reason, policy_cfg=policy_cfg, known=key,
         )  # fmt: skip
         if entry is None:
             return None

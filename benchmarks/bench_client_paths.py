@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""costroute's own time on the client's paths, with the provider replaced by an in-memory completer.
+
+    python benchmarks/bench_client_paths.py [--n 2000]
+
+Prints p50 / p99 in microseconds of ``client.chat.completions.create`` for:
+  * a cache hit, memory and SQLite cache stores (target p50 <= 50 us memory, <= 500 us SQLite);
+  * a miss (no cache: routing + call + pricing + ledger), with a memory ledger, a SQLite ledger,
+    and a SQLite ledger plus a SQLite budget (reserve + settle): the overhead the ledger and budgets
+    add per request;
+  * async cache-hit throughput (requests/s, 64 concurrent tasks).
+The completer answers instantly, so everything measured is costroute's own work. A script that
+prints figures, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from costroute import AsyncClient, Client
+from costroute.providers import ProviderCall, response_from_dict
+from costroute.spend import MemoryLedger, SQLiteBudgetStore, SQLiteLedger
+
+MESSAGES = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+REPLY = {
+    "id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Paris."}}],
+    "usage": {"prompt_tokens": 20, "completion_tokens": 2, "total_tokens": 22},
+}
+
+
+class InstantCompleter:
+    """Answers every call at once with the same response."""
+
+    def complete(self, call: ProviderCall) -> Any:
+        return response_from_dict(REPLY)
+
+    async def acomplete(self, call: ProviderCall) -> Any:
+        return response_from_dict(REPLY)
+
+    def stream(self, call: ProviderCall) -> Any:
+        raise NotImplementedError
+
+    def astream(self, call: ProviderCall) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _config(cache: dict[str, Any], budgets: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "models": [
+            {"name": "openai/gpt-4o-mini", "api_key": "sk-bench"},
+            {"name": "openai/gpt-4o", "api_key": "sk-bench"},
+        ],
+        "cache": cache,
+        "budgets": budgets or [],
+    }
+
+
+def _time(fn: Callable[[], Any], n: int) -> list[float]:
+    for _ in range(min(200, n)):
+        fn()
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter_ns()
+        fn()
+        out.append((time.perf_counter_ns() - t0) / 1000)
+    return out
+
+
+def _report(name: str, samples: list[float]) -> None:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    print(f"  {name:<44} p50 {statistics.median(samples):8.1f} us   p99 {p99:8.1f} us")
+
+
+def bench_hits(n: int, tmp: Path) -> None:
+    print("cache hit through the full client (validate, classify, route, look up, replay, record):")
+    for backend, extra in (("memory", {}), ("sqlite", {"path": str(tmp / "cache.sqlite3")})):
+        client = Client(_config({"backend": backend, **extra}), completer=InstantCompleter(), ledger=MemoryLedger())
+        client.chat.completions.create(messages=MESSAGES, temperature=0)  # fill
+        samples = _time(lambda c=client: c.chat.completions.create(messages=MESSAGES, temperature=0), n)
+        assert client.chat.completions.create(messages=MESSAGES, temperature=0).costroute.cache_hit
+        _report(f"hit, {backend} cache", samples)
+        client.close()
+
+
+def bench_misses(n: int, tmp: Path) -> None:
+    print("miss (no cache): routing + call + pricing + ledger [+ budget], instant provider:")
+    arms = (
+        ("memory ledger", lambda: MemoryLedger(), None),
+        ("SQLite ledger", lambda: SQLiteLedger(tmp / "ledger.sqlite3"), None),
+        ("SQLite ledger + SQLite budget", lambda: SQLiteLedger(tmp / "ledger2.sqlite3"),
+         [{"name": "b", "limit_usd": 1_000_000, "period": "month"}]),
+    )
+    for name, make_ledger, budgets in arms:
+        kwargs: dict[str, Any] = {"completer": InstantCompleter(), "ledger": make_ledger()}
+        if budgets:
+            kwargs["budget_store"] = SQLiteBudgetStore(tmp / "budgets.sqlite3")
+        client = Client(_config({"enabled": False}, budgets), **kwargs)
+        _report(name, _time(lambda c=client: c.chat.completions.create(messages=MESSAGES), n))
+        client.close()
+
+
+async def _async_hits(n: int, concurrency: int = 64) -> float:
+    client = AsyncClient(_config({"backend": "memory"}), completer=InstantCompleter(), ledger=MemoryLedger())
+    await client.chat.completions.create(messages=MESSAGES, temperature=0)
+    per_task = n // concurrency
+
+    async def worker() -> None:
+        for _ in range(per_task):
+            await client.chat.completions.create(messages=MESSAGES, temperature=0)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    await client.aclose()
+    return per_task * concurrency / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_hits(args.n, Path(tmp))
+        bench_misses(args.n, Path(tmp))
+    rate = asyncio.run(_async_hits(args.n * 2))
+    print(f"async cache hits, 64 concurrent tasks: {rate:,.0f} requests/s")
+
+
+if __name__ == "__main__":
+    main()
