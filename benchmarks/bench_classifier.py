@@ -7,7 +7,9 @@ prompts), then routing quality on the outcome files in ``../shared/data``:
   nemotron-51b / qwen2.5-7b pair, for baselines and for learned-v2 **cross-fitted** (5-fold
   random folds; subject/task-grouped folds; and whole-data-set hold-out);
 * the nine-model cost-quality comparison: what the default difficulty policy pays to reach
-  the best single model's mean quality, against that model and the cost-mix frontier.
+  the best single model's mean quality, against that model and the cost-mix frontier; and,
+  for comparison, a per-model policy over cross-fitted predicted qualities of all nine models
+  (not something the default policy can express).
 
 Every learned-v2 figure comes from predictions on prompts the model was not trained on.
 Needs the ``train`` extra for the cross-fitted figures.
@@ -41,8 +43,9 @@ from costroute.evaluation import (
     quality_at_cost,
     random_scores,
     single_model_points,
+    utility_policy_points,
 )
-from costroute.evaluation._train import TrainingSet, cross_fit, guess_task
+from costroute.evaluation._train import TrainingSet, cross_fit, cross_fit_models, guess_task
 from costroute.router import HeuristicClassifier, LearnedClassifier
 from costroute.router._tokens import TokenCounter, default_counter
 
@@ -190,6 +193,17 @@ def bench_multi(
             f"  policy [{name}]: best-single quality at {ratio}; "
             f"max quality {max(p.quality for p in pts):.3f}; "
             f"area over cost-mix {area_between(front, hull):+.4f}"
+        )
+    # Not the default policy: it needs a router that picks a model per prompt from predicted
+    # per-model qualities (the default policy maps one difficulty score to a tier).
+    for name, groups in (("5-fold random", None), ("6-fold grouped by task", [guess_task(o.text) for o in lr])):
+        predicted = cross_fit_models(lr, list(singles), k=5 if groups is None else 6, groups=groups)
+        pts = utility_policy_points(predicted, quals, costs)
+        at = cost_at_quality(pts, best.quality)
+        ratio = "not reached" if at is None else f"{at.cost / best.cost:.1%} of its cost"
+        print(
+            f"  per-model predictor policy [{name}], argmax predicted quality - penalty * cost: "
+            f"best-single quality at {ratio}; max quality {max(p.quality for p in pts):.3f}"
         )
 
 

@@ -1,7 +1,10 @@
 """Reproduce the shipped classifier weights: ``python scripts/train_default_classifier.py``.
 
 Reads the outcome files from ``../shared/data`` (next to the repository; ``--data`` to change)
-and writes ``src/costroute/router/weights/learned-v2.json.gz``. Needs the ``train`` extra.
+and writes ``src/costroute/router/weights/learned-v2.json.gz`` (the vocabulary format: ridge
+regression over word uni/bigram presence and the heuristic's signals, see
+:mod:`costroute.evaluation._train` for the settings and why). Needs the ``train`` extra.
+Byte-for-byte reproducible.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from costroute.evaluation import (
     random_scores,
     share_to_reach,
     single_model_points,
+    utility_policy_points,
 )
 
 # Four prompts. Prompts 0 and 2 gain from the strong model; the router ranks them on top.
@@ -154,6 +155,16 @@ def test_policy_points_with_a_perfect_difficulty() -> None:
     assert area_between(front, hull) > 0
     single = policy_points(difficulty, QUALS, COSTS, ["mid"])
     assert single == [CostQuality(2.0, 0.5, "policy")]
+
+
+def test_utility_policy_with_perfect_predictions() -> None:
+    # predicting the outcomes exactly: a small penalty sends each prompt to the cheapest model
+    # that is right (prompt 3, where none is, to the cheapest), a huge one everything to cheap
+    points = utility_policy_points(QUALS, QUALS, COSTS, penalties=[0.0, 0.01, 100.0])
+    assert points[0] == CostQuality(3.5, 0.75, "utility", {"penalty": 0.0})  # ties go to the cheapest
+    assert points[1].quality == 0.75 and points[1].cost == pytest.approx((1 + 2 + 10 + 1) / 4)
+    assert points[2] == CostQuality(1.0, 0.25, "utility", {"penalty": 100.0})
+    assert len(utility_policy_points(QUALS, QUALS, COSTS)) == 81
 
 
 def test_price_prompts() -> None:

@@ -16,16 +16,19 @@ pytest.importorskip("sklearn")
 from costroute.evaluation._train import (
     TrainingSet,
     cross_fit,
+    cross_fit_models,
     fit_payload,
     guess_task,
     save_payload,
 )
 
 
-def test_fit_save_load_and_rank(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dim", [0, 2**10])  # the vocabulary format, hashed n-grams
+def test_fit_save_load_and_rank(tmp_path: Path, dim: int) -> None:
     outcomes = load_outcomes(write_jsonl(tmp_path / "d.jsonl", outcome_rows(60)))
     sets = [TrainingSet(outcomes, STRONG, WEAK, name="synthetic")]
-    payload = fit_payload(sets, name="tiny", dim=2**10, alpha=1.0, calibration_folds=3)
+    payload = fit_payload(sets, name="tiny", dim=dim, alpha=1.0, calibration_folds=3)
+    assert payload["format"] == ("costroute-learned/2" if dim == 0 else "costroute-learned/1")
     path = tmp_path / "tiny.json.gz"
     save_payload(payload, path)
     first = path.read_bytes()
@@ -56,6 +59,13 @@ def test_cross_fit_and_several_weak_models(tmp_path: Path) -> None:
     assert ts.labels()[0] == pytest.approx(1.0 - (0.0 + 1.0) / 2)  # row 0: mid right
     (preds,) = cross_fit([ts], k=3, dim=2**10, alpha=1.0)
     assert len(preds) == 30
+    (vocab_preds,) = cross_fit([ts], k=3, alpha=1.0)
+    assert len(vocab_preds) == 30
+    per_model = cross_fit_models(outcomes, [STRONG, WEAK], k=3, alpha=1.0)
+    assert len(per_model) == 30 and set(per_model[0]) == {STRONG, WEAK}
+    hard = [p[WEAK] for p, o in zip(per_model, outcomes, strict=True) if o.group == "hard"]
+    easy = [p[WEAK] for p, o in zip(per_model, outcomes, strict=True) if o.group == "easy"]
+    assert max(hard) < min(easy)  # the weak model is predicted to fail the hard prompts
     grouped = cross_fit([ts], k=2, groups=[o.group for o in outcomes], dim=2**10)
     assert len(grouped[0]) == 30
 

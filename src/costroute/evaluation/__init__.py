@@ -44,6 +44,7 @@ from costroute.evaluation._metrics import (
     random_scores,
     share_to_reach,
     single_model_points,
+    utility_policy_points,
 )
 
 __all__ = [
@@ -80,4 +81,5 @@ __all__ = [
     "random_scores",
     "share_to_reach",
     "single_model_points",
+    "utility_policy_points",
 ]

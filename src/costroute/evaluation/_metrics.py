@@ -46,6 +46,7 @@ __all__ = [
     "random_scores",
     "share_to_reach",
     "single_model_points",
+    "utility_policy_points",
 ]
 
 
@@ -299,6 +300,33 @@ def policy_points(
             c += prefix_c[m][hi] - prefix_c[m][lo]
         thresholds = {ladder[j + 1]: e for j, (_, e) in enumerate(chosen)}
         points.append(CostQuality(c / n, q / n, label="policy", thresholds=thresholds))
+    return points
+
+
+def utility_policy_points(
+    predicted: Sequence[Mapping[str, float]],
+    qualities: Sequence[Mapping[str, float]],
+    costs: Sequence[Mapping[str, float]],
+    *,
+    penalties: Sequence[float] | None = None,
+) -> list[CostQuality]:
+    """A per-model policy, unlike the difficulty policy of :func:`policy_points`: each prompt
+    goes to the model maximising ``predicted[m] - penalty * cost[m] / top``, where ``top`` is
+    the highest mean cost of a model, for each penalty (by default 0 and 80 values from 1e-3
+    to 1e2, log-spaced). ``predicted`` holds one predicted quality per model and prompt."""
+    models = [m for m in predicted[0] if m in costs[0]]
+    top = max(_mean([c[m] for c in costs]) for m in models)
+    if penalties is None:
+        penalties = [0.0, *(10 ** (-3 + 5 * i / 79) for i in range(80))]
+    points: list[CostQuality] = []
+    for lam in penalties:
+        q = c = 0.0
+        for pred, qual, cost in zip(predicted, qualities, costs, strict=True):
+            m = max(models, key=lambda m: (pred[m] - lam * cost[m] / top, -cost[m]))
+            q += qual[m]
+            c += cost[m]
+        n = len(predicted)
+        points.append(CostQuality(c / n, q / n, label="utility", thresholds={"penalty": lam}))
     return points
 
 

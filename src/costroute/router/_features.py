@@ -8,8 +8,12 @@ expressions are compiled once at import and each one scans the text a single tim
   the conversation as context, and structural counts.
 * :func:`signals` turns a view into named, roughly unit-scaled difficulty signals (length,
   code, math, multi-step asks, reasoning verbs, constraints, depth, tools, images).
-* :func:`hashed_ngrams` maps text to hashed word uni/bi-gram and character n-gram indices
-  with a stable hash (CRC32), so the same text gives the same features in every process.
+* :func:`gram_features` gives the distinct word uni- and bigrams of the conversation (the
+  latest user turn, and those only in the context), which learned models look up in a
+  vocabulary: one C-level set build and one dict lookup per distinct gram.
+* :func:`hashed_ngrams` maps text to hashed word uni/bi-gram indices with a stable hash
+  (CRC32), so the same text gives the same features in every process (the older, hashed
+  weights format).
 """
 
 from __future__ import annotations
@@ -21,16 +25,20 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import pairwise, repeat
 from typing import Any
 
 from costroute.router._classifier import Messages
 
 __all__ = [
+    "GRAM_MAX_WORDS",
     "SIGNAL_NAMES",
     "ConversationView",
+    "Gram",
+    "GramSets",
     "HashedTerms",
     "features",
+    "gram_features",
     "hashed_ngrams",
     "signals",
     "tokens_of",
@@ -41,6 +49,10 @@ __all__ = [
 CONTEXT_WEIGHT = 0.5
 #: Words of each text that the hashed n-grams read (see :func:`_cap`).
 MAX_WORDS = 512
+#: Words of each text that :func:`gram_features` reads by default: as good as 512 in
+#: cross-fitted APGR (prompts longer than this are rare in the training data and their
+#: n-grams repeat), and half the cost on long prompts. The signals always read everything.
+GRAM_MAX_WORDS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +212,7 @@ _PHRASE_KEYS: dict[str, tuple[tuple[bytes, str], ...]] = {
 # str.translate falls off its fast path on the first non-ASCII character.
 _PUNCT = b"!\"#$%&'()*,./:;<=>?@[\\]^`{|}~"
 _BYTE_TABLE = bytes.maketrans(_PUNCT + b"123456789", b" " * len(_PUNCT) + b"0" * 9)
-_MATH_CHARS_RE = re.compile("[∑∫√≤≥±×÷∞∂πθλσ∈∀∃≠≈]")
+_MATH_CHARS = "∑∫√≤≥±×÷∞∂πθλσ∈∀∃≠≈"
 _NUMBERED_RE = re.compile(rb"\n[ \t]*(?:\d{1,2}[.)]|\(?[a-h]\)|[-*]|\xe2\x80\xa2)[ \t]+\S")
 
 #: The signal names, in the order learned models store their weights.
@@ -227,9 +239,15 @@ def tokens_of(text: str) -> list[bytes]:
 
 
 def _analyze(text: str) -> tuple[list[bytes], dict[str, float]]:
-    """The tokens of one piece of text (as :func:`tokens_of`) and its raw counts. Word families
-    count distinct words present. Counting runs on the UTF-8 bytes: the same result for the
-    ASCII marks counted, and a fast memchr-style scan whatever the alphabet."""
+    """The tokens of one piece of text (as :func:`tokens_of`) and its raw counts."""
+    tokens, _, counts = _analyze_words(text)
+    return tokens, counts
+
+
+def _analyze_words(text: str) -> tuple[list[bytes], set[bytes], dict[str, float]]:
+    """The tokens of one piece of text (as :func:`tokens_of`), their set, and its raw counts.
+    Word families count distinct words present. Counting runs on the UTF-8 bytes: the same
+    result for the ASCII marks counted, and a fast memchr-style scan whatever the alphabet."""
     low = text.lower()
     data = low.encode("utf-8", "replace")
     tokens = data.translate(_BYTE_TABLE).split()
@@ -241,7 +259,7 @@ def _analyze(text: str) -> tuple[list[bytes], dict[str, float]]:
     counts["simple"] = float(sum(1 for p in _SIMPLE_PHRASES if p in low)) if short else 0.0
     math_marks = data.count(b"=") + data.count(b"^") + data.count(b"\\") + data.count(b"$") // 2
     if not text.isascii():
-        math_marks += len(_MATH_CHARS_RE.findall(text))
+        math_marks += sum(map(text.count, _MATH_CHARS))
     counts["math_marks"] = float(math_marks)
     counts["fences"] = float(data.count(b"```"))
     counts["code_lines"] = counts["syntax"] + float(data.count(b";\n"))
@@ -249,7 +267,7 @@ def _analyze(text: str) -> tuple[list[bytes], dict[str, float]]:
     counts["questions"] = float(data.count(b"?"))
     counts["sentences"] = float(data.count(b". ") + counts["questions"] + data.count(b"\n") + 1)
     counts["chars"] = float(len(text))
-    return tokens, counts
+    return tokens, words, counts
 
 
 def _sat(x: float, half: float) -> float:
@@ -282,6 +300,53 @@ def _signals(view: ConversationView, a: dict[str, float], b: dict[str, float] | 
         "tools": _sat(view.tool_calls, 1.0),
         "images": _sat(view.images, 1.0),
     }
+
+
+# --- vocabulary n-grams --------------------------------------------------------------------
+
+#: A word unigram (its UTF-8 bytes) or bigram (the two words joined by a space), as
+#: vocabularies key them. Bytes keys, unlike tuples, are not tracked by the garbage
+#: collector, which keeps building a 150k-gram vocabulary at load time fast.
+Gram = bytes
+
+_SPACE = b" "
+
+
+@dataclass(frozen=True, slots=True)
+class GramSets:
+    """The distinct word uni- and bigrams of a conversation. The feature vector has 1 for each
+    gram of the latest user turn, :data:`CONTEXT_WEIGHT` for each gram found only in the
+    context, 0 elsewhere, divided by :attr:`norm` (its L2 norm)."""
+
+    latest: set[Gram]
+    context: set[Gram]
+    """Grams of the context that are not in :attr:`latest`."""
+
+    @property
+    def norm(self) -> float:
+        return math.sqrt(len(self.latest) + CONTEXT_WEIGHT * CONTEXT_WEIGHT * len(self.context))
+
+
+def _grams(tokens: list[bytes], words: set[bytes], max_words: int) -> set[Gram]:
+    capped = _cap(tokens, max_words)
+    # ``words`` is this call's own set of every token: reuse it when nothing was cut
+    grams = words if capped is tokens else set(capped)
+    grams.update(map(_SPACE.join, pairwise(capped)))
+    return grams
+
+
+def gram_features(view: ConversationView, *, max_words: int = GRAM_MAX_WORDS) -> tuple[GramSets, dict[str, float]]:
+    """The :class:`GramSets` (of at most ``max_words`` tokens of each text, see :func:`_cap`)
+    and the :func:`signals` of a view, sharing one tokenisation of each text."""
+    tokens, words, a = _analyze_words(view.latest)
+    latest = _grams(tokens, words, max_words)
+    b = None
+    context: set[Gram] = set()
+    if view.context:
+        ctokens, cwords, b = _analyze_words(view.context)
+        context = _grams(ctokens, cwords, max_words)
+        context -= latest
+    return GramSets(latest, context), _signals(view, a, b)
 
 
 # --- hashed n-grams ------------------------------------------------------------------------
