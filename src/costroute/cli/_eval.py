@@ -273,14 +273,16 @@ def train_cmd(
     weak: WeakOpt = None,
     name: Annotated[str, typer.Option(help="Name of the trained classifier.")] = "learned-custom",
     alpha: Annotated[float, typer.Option(help="Ridge penalty.")] = 5.0,
-    dim: Annotated[int, typer.Option(help="Hashed feature dimension (a power of two).")] = 2**18,
+    dim: Annotated[
+        int, typer.Option(help="0: a vocabulary of word n-grams (the shipped format); a power of two: hashed n-grams.")
+    ] = 0,
 ) -> None:
     """Train a learned classifier on outcome files (needs the ``train`` extra). Each file's
     label is the quality gap of its strong/weak pair (``--strong``/``--weak`` or automatic)."""
     from costroute.evaluation._train import TrainingSet, fit_payload, save_payload
 
-    if dim <= 0 or dim & (dim - 1):
-        raise _fail(CostrouteError(f"--dim must be a power of two, got {dim}"))
+    if dim < 0 or (dim and dim & (dim - 1)):
+        raise _fail(CostrouteError(f"--dim must be 0 or a power of two, got {dim}"))
     try:
         sets = []
         table = Table(title="Training sets")
