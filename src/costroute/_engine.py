@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import threading
 import time
 import uuid
@@ -22,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from ._catalog import Catalog, ResolvedPolicy
-from ._errors import ProviderError, UnknownModelPriceError
+from ._errors import UnknownModelPriceError
 from ._types import RouteInfo
 from ._validate import validate_messages, validate_params, validate_tags
 from .cache import ResponseCache
@@ -46,7 +45,6 @@ from .spend import Budgets, SpendRecord
 
 __all__ = ["Engine", "Plan"]
 
-log = logging.getLogger("costroute.client")
 
 #: Parameters costroute consumes itself; everything else passes through to the provider.
 _OWN = frozenset({"messages", "model", "policy", "tags", "stream", "cache", "cache_namespace"})
@@ -285,7 +283,7 @@ class Engine:
 
     def failed(self, plan: Plan, model: str, attempt: int, exc: BaseException, started: float) -> None:
         """Record a failed attempt (nothing billed, but every attempt is visible in the ledger)."""
-        status = "error" if isinstance(exc, ProviderError | Exception) else "cancelled"
+        status = "error" if isinstance(exc, Exception) else "cancelled"
         latency = (time.perf_counter() - started) * 1000
         self._record(plan, model, attempt, Usage(), Decimal(0), Decimal(0), Decimal(0), latency, status=status,
                      error=f"{type(exc).__name__}: {exc}"[:500])
