@@ -13,7 +13,7 @@ from ._errors import ConfigError, RequestValidationError
 from .policies import CostrouteConfig, ModelConfig, PolicyConfig, known_quality
 from .pricing._registry import PriceRegistry
 from .pricing._sheet import ModelInfo, PriceSheet
-from .router import Classifier, HeuristicClassifier, default_classifier
+from .router import Classifier, load_classifier
 from .router._select import Candidate, default_thresholds
 
 __all__ = ["Catalog", "ResolvedPolicy"]
@@ -44,23 +44,6 @@ def _sheet_from_config(spec: ModelConfig) -> PriceSheet | None:
 def _registry_for(config: CostrouteConfig) -> PriceRegistry:
     overrides = [s for s in map(_sheet_from_config, config.models) if s is not None]
     return PriceRegistry.default(overrides=overrides, files=config.price_files, plugins=config.pricing_plugins)
-
-
-def _classifier_for(name: str) -> Classifier:
-    if name == "default":
-        return default_classifier()
-    if name in ("heuristic", "heuristic-v1"):
-        return HeuristicClassifier()
-    from . import router
-
-    loader = getattr(router, "load_classifier", None)
-    if loader is None:
-        raise ConfigError(f"classifier {name!r}: only 'default' and 'heuristic' are available")
-    try:
-        classifier: Classifier = loader(name)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"classifier {name!r} cannot be loaded: {exc}") from exc
-    return classifier
 
 
 class Catalog:
@@ -143,9 +126,10 @@ class Catalog:
             )
         thresholds = dict(policy.thresholds or default_thresholds(self.config.tiers))
         try:
-            classifier = _classifier_for(policy.classifier)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}.classifier: {exc}", problems=[(f"{where}.classifier", str(exc))]) from exc
+            classifier = load_classifier(policy.classifier)
+        except (OSError, ValueError) as exc:  # ConfigError is a ValueError
+            message = f"cannot load classifier {policy.classifier!r}: {exc}"
+            raise ConfigError(f"{where}.classifier: {message}", problems=[(f"{where}.classifier", message)]) from exc
         return ResolvedPolicy(name, policy, members, thresholds, classifier, baseline_model, baseline)
 
 

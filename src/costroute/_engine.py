@@ -26,7 +26,7 @@ from ._types import RouteInfo
 from ._validate import validate_messages, validate_params, validate_tags
 from .cache import ResponseCache
 from .policies import CostrouteConfig
-from .pricing._cost import cost_of, usage_from_openai
+from .pricing._cost import cost_of, estimate_cost, usage_from_openai
 from .pricing._registry import PriceRegistry
 from .pricing._sheet import Usage
 from .providers import Completer, ProviderCall
@@ -152,7 +152,7 @@ class Engine:
         candidate = self.catalog.candidate(model)
         if candidate.sheet is None:
             raise UnknownModelPriceError(model, suggestions=self.catalog.registry.suggestions(model))
-        cost = cost_of(candidate.sheet, Usage(input_tokens=needs.input_tokens, output_tokens=needs.output_tokens))
+        cost = estimate_cost(candidate.sheet, needs.input_tokens, needs.output_tokens)
         tier = required_tier(c.score, policy.thresholds, self.config.tiers)
         ranked = (RankedCandidate(candidate.name, candidate.quality, cost),)
         return Decision(

@@ -111,3 +111,11 @@ def test_default_client_uses_the_providers_with_keys(monkeypatch, ledger) -> Non
     assert {m.name.split("/")[0] for m in client.config.models} == {"anthropic"}
     easy = client.route([{"role": "user", "content": "Hi! What's 2+2?"}])
     assert easy.model == "anthropic/claude-haiku-4-5"
+
+
+def test_a_classifier_that_cannot_be_loaded_is_a_config_error(tmp_path: Path, ledger) -> None:
+    config = two_model_config(classifier=str(tmp_path / "missing.json.gz"))
+    with pytest.raises(ConfigError) as caught:
+        Client(config, ledger=ledger)
+    assert caught.value.problems[0][0] == "policies.default.classifier"
+    assert "missing.json.gz" in str(caught.value)
