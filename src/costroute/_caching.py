@@ -54,7 +54,8 @@ def cache_call(cache: ResponseCache | None, plan: Plan, kwargs: Mapping[str, Any
     namespace = resolve_namespace(tags=plan.tags, cache_namespace=kwargs.get("cache_namespace"),
                                   namespace_tag=cache.config.namespace_tag)
     scope: dict[str, Any] = {"policy": plan.policy.name, "namespace": namespace, "pinned_model": pinned}
-    key = cache.key_for(request, policy=plan.policy.name, namespace=namespace, pinned_model=pinned)
+    key = None if plan.canonical is None else cache.key_for(
+        plan.canonical, policy=plan.policy.name, namespace=namespace, pinned_model=pinned)
     required = None if pinned else tiers[decision.tier]
     return CacheCall(cache, request, scope, required, plan.policy.config.cache, key)
 

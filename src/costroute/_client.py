@@ -24,7 +24,7 @@ from ._types import RouteInfo
 from .cache import CacheEntry, CacheStore, ResponseCache, replay_chunks, store_from_config
 from .policies import ConfigSource, CostrouteConfig, load_config
 from .pricing._registry import PriceRegistry
-from .providers import Completer, LiteLLMCompleter, chunk_from_dict, response_from_dict
+from .providers import Completer, LiteLLMCompleter, chunk_from_dict
 from .router._select import Decision
 from .spend import (
     AlertEvent,
@@ -260,10 +260,10 @@ Attempt = tuple[str, Any, int, float]
 
 def _from_cache(engine: Engine, plan: Plan, entry: CacheEntry, stream: bool) -> Any:
     """A cache hit, as a response (or a replayed stream) carrying its accounting."""
-    info = engine.served_from_cache(plan, entry.model, entry.usage, plan.started)
+    info = engine.served_from_cache(plan, entry)
     if stream:
         return ReplayStream([chunk_from_dict(c) for c in replay_chunks(entry)], info)
-    response = response_from_dict(entry.response)
+    response = engine.cached_answer(entry)
     object.__setattr__(response, "costroute", info)
     return response
 

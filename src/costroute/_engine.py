@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,14 +22,15 @@ from typing import Any, Generic, TypeVar
 
 from ._catalog import Catalog, ResolvedPolicy
 from ._errors import UnknownModelPriceError
+from ._frozen import thaw
 from ._types import RouteInfo
 from ._validate import validate_messages, validate_params, validate_tags
-from .cache import ResponseCache
+from .cache import CacheEntry, CanonicalRequest, ResponseCache, canonicalize
 from .policies import CostrouteConfig
 from .pricing._cost import cost_of, estimate_cost, usage_from_openai
 from .pricing._registry import PriceRegistry
 from .pricing._sheet import Usage
-from .providers import Completer, ProviderCall
+from .providers import Completer, ProviderCall, copy_response, response_from_dict
 from .router._classifier import Classification
 from .router._select import (
     Candidate,
@@ -41,7 +42,8 @@ from .router._select import (
     select,
 )
 from .router._tokens import count_message_tokens, default_counter, image_parts
-from .spend import Budgets, SpendRecord
+from .spend import Budgets, SpendRecord, Tags
+from .spend._money import round_micros
 
 __all__ = ["Engine", "Plan"]
 
@@ -58,12 +60,13 @@ class Plan:
     policy: ResolvedPolicy
     messages: list[dict[str, Any]]
     params: dict[str, Any]
-    tags: dict[str, str]
+    tags: Tags
     decision: Decision
     needs: RequestNeeds
     order: tuple[str, ...]
     stream: bool = False
     prompt_hash: str = ""
+    canonical: CanonicalRequest | None = None  # None: the request holds a value with no JSON form
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -88,6 +91,9 @@ class Engine:
         self.budgets = budgets
         self.cache = cache
         self._decisions: _Memo[tuple[Any, ...], tuple[Decision, RequestNeeds]] = _Memo(4096)
+        # what replaying a cached entry costs, and its response object, computed once per entry
+        self._replayed: _Memo[tuple[Any, ...], tuple[Usage, Decimal, Decimal]] = _Memo(1024)
+        self._answers: _Memo[tuple[Any, ...], Any] = _Memo(1024)
         self._now = clock or (lambda: datetime.now(timezone.utc))
 
     # -- planning (pure but for the classifier and the token counter) ---------------------------
@@ -97,11 +103,15 @@ class Engine:
         messages = validate_messages(kwargs.get("messages"))
         params = {k: v for k, v in kwargs.items() if k not in _OWN and v is not None}
         validate_params(params)
-        tags = validate_tags(kwargs.get("tags"))
+        tags = Tags(validate_tags(kwargs.get("tags")))
         policy = self.catalog.policy(kwargs.get("policy") or "default")
         model = kwargs.get("model")
         pinned = str(model) if model and model != "auto" else None
-        digest = _prompt_hash(messages, params)
+        try:
+            canonical: CanonicalRequest | None = canonicalize({"messages": messages, **params})
+        except TypeError:
+            canonical = None
+        digest = _prompt_hash(canonical, messages, params)
         memo_key = (policy.name, pinned, digest, params.get("max_tokens"), params.get("max_completion_tokens"), stream)
         routed = self._decisions.get(memo_key)
         if routed is None:
@@ -109,9 +119,9 @@ class Engine:
             self._decisions.put(memo_key, routed)
         decision, needs = routed
         return Plan(
-            request_id="cr-" + uuid.uuid4().hex, policy=policy, messages=messages, params=params,
+            request_id="cr-" + os.urandom(16).hex(), policy=policy, messages=messages, params=params,
             tags=tags, decision=decision, needs=needs, order=self._order(decision, policy),
-            stream=stream, prompt_hash=digest,
+            stream=stream, prompt_hash=digest, canonical=canonical,
         )
 
     def _decide(self, messages: list[dict[str, Any]], params: Mapping[str, Any], policy: ResolvedPolicy,
@@ -258,23 +268,37 @@ class Engine:
             estimated=estimated, decision=d,
         )
 
-    def served_from_cache(self, plan: Plan, model: str, usage_block: Any, started: float) -> RouteInfo:
+    def served_from_cache(self, plan: Plan, entry: CacheEntry) -> RouteInfo:
         """Account for an answer replayed from the cache: nothing billed, the tokens marked, and
         ``saved_usd`` what the model routing chose would have cost."""
-        candidate = self.catalog.candidate(model)
-        usage = usage_from_openai(usage_block, candidate.provider)
-        chosen = self.catalog.candidate(plan.decision.model)
-        would_have = cost_of(chosen.sheet, usage) if chosen.sheet is not None else Decimal(0)
-        baseline = cost_of(plan.policy.baseline, usage)
-        latency = (time.perf_counter() - started) * 1000
-        self._record(plan, model, 0, usage, Decimal(0), baseline, would_have, latency, status="cache_hit")
+        candidate = self.catalog.candidate(entry.model)
+        memo_key = (_identity(entry), plan.decision.model, plan.policy.name)
+        priced = self._replayed.get(memo_key)
+        if priced is None:
+            usage = usage_from_openai(entry.usage, candidate.provider)
+            chosen = self.catalog.candidate(plan.decision.model)
+            would_have = cost_of(chosen.sheet, usage) if chosen.sheet is not None else Decimal(0)
+            priced = (usage, would_have, cost_of(plan.policy.baseline, usage))
+            self._replayed.put(memo_key, priced)
+        usage, would_have, baseline = priced
+        latency = (time.perf_counter() - plan.started) * 1000
+        self._record(plan, entry.model, 0, usage, Decimal(0), baseline, would_have, latency, status="cache_hit")
         d = plan.decision
         return RouteInfo(
             request_id=plan.request_id, policy=plan.policy.name, difficulty=d.difficulty, label=d.label,
-            tier=d.tier if model == d.model else self._tier_of(candidate.quality), model=model,
+            tier=d.tier if entry.model == d.model else self._tier_of(candidate.quality), model=entry.model,
             cost_usd=Decimal(0), baseline_cost_usd=baseline, cache_hit=True, attempts=0, pinned=d.pinned,
             latency_ms=latency, usage=usage, saved_usd=would_have, decision=d,
         )
+
+    def cached_answer(self, entry: CacheEntry) -> Any:
+        """A fresh response object for a cached entry: built once per entry, then copied."""
+        identity = _identity(entry)
+        built = self._answers.get(identity)
+        if built is None:
+            built = response_from_dict(thaw(entry.response))
+            self._answers.put(identity, built)
+        return copy_response(built)
 
     def _tier_of(self, quality: float) -> str:
         tiers = self.config.tiers
@@ -298,21 +322,36 @@ class Engine:
             policy=plan.policy.name, tier=plan.decision.tier, difficulty=plan.decision.difficulty,
             input_tokens=usage.input_tokens, cache_read_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens, output_tokens=usage.output_tokens,
-            reasoning_tokens=usage.reasoning_tokens, cost_usd=cost, baseline_cost_usd=baseline,
-            saved_usd=saved, input_per_mtok=sheet.input_per_mtok if sheet else None,
+            reasoning_tokens=usage.reasoning_tokens, cost_usd=round_micros(cost),
+            baseline_cost_usd=round_micros(baseline), saved_usd=round_micros(saved),
+            input_per_mtok=sheet.input_per_mtok if sheet else None,
             output_per_mtok=sheet.output_per_mtok if sheet else None,
-            price_source=sheet.source if sheet else "", latency_ms=latency, tags=dict(plan.tags),
+            price_source=sheet.source if sheet else "", latency_ms=latency, tags=plan.tags,
             prompt_hash=plan.prompt_hash, error=error, estimated=estimated,
             prompt_text=_prompt_text(plan.messages) if getattr(self.ledger, "store_prompts", False) else None,
         )
         self.ledger.append(record)
 
 
-def _prompt_hash(messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str:
-    """A digest of everything routing reads: the conversation, tool schemas, the output format."""
-    routed = [messages, params.get("tools"), params.get("functions"), params.get("response_format")]
-    blob = json.dumps(routed, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+def _identity(entry: CacheEntry) -> tuple[Any, ...]:
+    """What tells stored entries apart (a key rewritten later has a new ``created_at``)."""
+    return (entry.key, entry.created_at, entry.model, entry.size_bytes, entry.finish_reason)
+
+
+_ROUTED = ("tools", "functions", "response_format")
+
+
+def _prompt_hash(canonical: CanonicalRequest | None, messages: Sequence[Mapping[str, Any]],
+                 params: Mapping[str, Any]) -> str:
+    """A digest of everything routing reads: the conversation, tool schemas, the output format.
+    Made from the request's canonical form (shared with the cache key) when it has one."""
+    if canonical is None:
+        routed: Any = [messages, *(params.get(k) for k in _ROUTED)]
+        blob = json.dumps(routed, sort_keys=True, separators=(",", ":"), default=str)
+    else:
+        extra = {k: v for k in _ROUTED if (v := canonical.params.get(k)) is not None}
+        blob = canonical.messages + "\n" + (json.dumps(extra, sort_keys=True, separators=(",", ":")) if extra else "")
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 _K = TypeVar("_K")

@@ -52,6 +52,21 @@ def test_a_repeat_is_served_from_the_cache_and_recorded(server, ledger) -> None:
     assert row.cost_usd == ledger.records()[0].cost_usd
 
 
+def test_each_hit_is_a_separate_response_that_callers_may_change(server, ledger) -> None:
+    with Client(_config(server), ledger=ledger) as client:
+        first = client.chat.completions.create(messages=EASY, temperature=0)
+        hit = client.chat.completions.create(messages=EASY, temperature=0)
+        hit.choices[0].message.content = "edited by the caller"
+        hit.choices.append(hit.choices[0])
+        hit.usage.completion_tokens = 0
+        again = client.chat.completions.create(messages=EASY, temperature=0)
+    assert type(again) is type(first) and again is not hit
+    assert again.costroute.cache_hit and again.costroute.request_id != hit.costroute.request_id
+    assert again.model_dump() == {**first.model_dump(), "id": again.id}  # as first answered
+    assert again.choices[0].message.content == first.choices[0].message.content
+    assert server.calls_for("cheap") == 1
+
+
 def test_only_deterministic_requests_are_cached(server, ledger) -> None:
     with Client(_config(server), ledger=ledger) as client:
         for _ in range(2):

@@ -151,3 +151,14 @@ def test_feedback_is_kept_and_the_latest_score_wins(ledger: Ledger) -> None:
     ledger.record_feedback("req-2", 1.0, now)
     ledger.record_feedback("req-1", 0.75, now)
     assert ledger.feedback() == {"req-1": 0.75, "req-2": 1.0}
+
+
+def test_stored_tags_are_read_only_and_independent_of_the_caller(ledger: Ledger) -> None:
+    tags = {"user": "alice"}
+    ledger.append(make_record(1, tags=tags))
+    tags["user"] = "mallory"  # the caller's dict changes after the append
+    (back,) = ledger.records()
+    assert back.tags == {"user": "alice"}
+    with pytest.raises(TypeError):
+        back.tags["user"] = "mallory"  # type: ignore[index]
+    assert ledger.records()[0].tags == {"user": "alice"}

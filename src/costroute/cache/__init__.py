@@ -19,8 +19,10 @@ from costroute.cache._entry import CacheEntry, CacheStats, CorruptEntryError
 from costroute.cache._key import (
     EXCLUDED_KEYS,
     KEY_VERSION,
+    CanonicalRequest,
     cache_key,
     canonical_request,
+    canonicalize,
     model_target,
     routed_target,
 )
@@ -46,6 +48,7 @@ __all__ = [
     "CacheStats",
     "CacheStore",
     "CacheUnavailable",
+    "CanonicalRequest",
     "CorruptEntryError",
     "LookupCounters",
     "MemoryCacheStore",
@@ -56,6 +59,7 @@ __all__ = [
     "StreamAccumulator",
     "cache_key",
     "canonical_request",
+    "canonicalize",
     "default_sqlite_path",
     "entry_expiry",
     "is_cacheable",

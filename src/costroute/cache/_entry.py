@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from costroute._frozen import freeze
 from costroute.cache._key import is_secret_key
 
 __all__ = ["ENTRY_VERSION", "CacheEntry", "CacheStats", "CorruptEntryError", "scrub"]
@@ -86,6 +87,10 @@ class CacheEntry:
             finish_reason=finish_reason,
         )
         return replace(entry, size_bytes=len(entry.to_bytes()))
+
+    def frozen(self) -> CacheEntry:
+        """A deeply read-only copy, safe to share between every reader (the memory store's form)."""
+        return replace(self, response=freeze(self.response), usage=freeze(self.usage))
 
     def expired(self, now: float) -> bool:
         """True once ``now`` has reached ``expires_at``."""

@@ -15,20 +15,23 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 __all__ = [
     "EXCLUDED_KEYS",
     "KEY_VERSION",
+    "CanonicalRequest",
     "cache_key",
     "canonical_request",
+    "canonicalize",
     "is_secret_key",
     "model_target",
     "routed_target",
 ]
 
-KEY_VERSION = "cr1"
+KEY_VERSION = "cr2"
 """Prefix of every key; bump it whenever the key material or the entry shape changes."""
 
 EXCLUDED_KEYS: frozenset[str] = frozenset(
@@ -97,16 +100,23 @@ def _number(value: int | float | Decimal) -> int | float | str:
 
 def _canon(value: Any, *, drop_none: bool = False) -> Any:
     """A JSON-ready, order-independent form of ``value``; raises ``TypeError`` if it has none."""
-    if value is None or isinstance(value, (str, bool)):
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:  # the common case first: plain JSON data
+        return {
+            k if type(k) is str else str(k): _canon(v)
+            for k, v in value.items()
+            if not (drop_none and v is None)
+        }
+    if kind is list:
+        return [_canon(v) for v in value]
+    if isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, float, Decimal)):
         return _number(value)
     if isinstance(value, Mapping):
-        return {
-            str(k): _canon(v)
-            for k, v in value.items()
-            if not (drop_none and v is None)
-        }
+        return {str(k): _canon(v) for k, v in value.items() if not (drop_none and v is None)}
     if isinstance(value, (list, tuple)):
         return [_canon(v) for v in value]
     if isinstance(value, (bytes, bytearray)):
@@ -143,23 +153,40 @@ def canonical_request(request: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class CanonicalRequest:
+    """A request in canonical form, computed once and shared by every key made from it:
+    ``messages`` is the canonical JSON of the conversation, ``params`` the other
+    output-affecting fields (canonical values) and ``params_json`` their JSON."""
+
+    messages: str
+    params: dict[str, Any]
+    params_json: str
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def canonicalize(request: Mapping[str, Any]) -> CanonicalRequest:
+    """``request`` in canonical form; raises ``TypeError`` when it holds a value with no JSON form."""
+    params = canonical_request(request)
+    messages = params.pop("messages", None)
+    return CanonicalRequest(_dumps(messages), params, _dumps(params))
+
+
 def cache_key(
-    request: Mapping[str, Any], *, policy: str, namespace: str, target: str
+    request: Mapping[str, Any] | CanonicalRequest, *, policy: str, namespace: str, target: str
 ) -> str:
-    """``"cr1:" + sha256`` over the canonical request, the policy, the namespace and the target.
+    """``"cr2:" + sha256`` over the canonical request, the policy, the namespace and the target.
 
     ``target`` is ``routed_target(policy)`` for routed requests and ``model_target(model)``
     for pinned ones. Raises ``TypeError`` when the request holds a value with no JSON form
-    (the caller treats such a request as uncacheable).
+    (the caller treats such a request as uncacheable). The key material is one line of JSON
+    per part (scope, messages, parameters); JSON never holds a raw newline, so the parts
+    cannot run into each other.
     """
-    material = {
-        "namespace": namespace,
-        "policy": policy,
-        "request": canonical_request(request),
-        "target": target,
-    }
-    blob = json.dumps(
-        material, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    digest = hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+    canon = request if isinstance(request, CanonicalRequest) else canonicalize(request)
+    material = "\n".join((_dumps([namespace, policy, target]), canon.messages, canon.params_json))
+    digest = hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{KEY_VERSION}:{digest}"

@@ -7,15 +7,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from costroute.cache._entry import CacheEntry, CacheStats, CorruptEntryError
-from costroute.cache._store import logger
+from costroute.cache._entry import CacheEntry, CacheStats
 
 __all__ = ["MemoryCacheStore"]
 
 
 class MemoryCacheStore:
-    """Entries kept as their byte form (so callers can never mutate a cached response),
-    evicted least-recently-used first once ``max_entries`` or ``max_bytes`` is exceeded."""
+    """Entries kept decoded and deeply read-only (``get`` hands out the stored entry itself; its
+    response and usage raise ``TypeError`` on any change, so no caller can alter the cache),
+    evicted least-recently-used first once ``max_entries`` or ``max_bytes`` (counted as the
+    entries' byte form) is exceeded."""
 
     def __init__(
         self,
@@ -30,51 +31,39 @@ class MemoryCacheStore:
         self._max_bytes = max_bytes
         self._clock = clock
         self._lock = threading.Lock()
-        self._data: OrderedDict[str, tuple[bytes, float | None, str]] = OrderedDict()
+        self._data: OrderedDict[str, CacheEntry] = OrderedDict()
         self._bytes = 0
         self._hits = self._misses = self._evictions = 0
 
     def get(self, key: str) -> CacheEntry | None:
         with self._lock:
-            item = self._data.get(key)
-            if item is None:
-                self._misses += 1
-                return None
-            blob, expires_at, _ = item
-            if expires_at is not None and self._clock() >= expires_at:
-                self._drop(key)
+            entry = self._data.get(key)
+            if entry is None or entry.expired(self._clock()):
+                if entry is not None:
+                    self._drop(key)
                 self._misses += 1
                 return None
             self._data.move_to_end(key)
-        try:
-            entry = CacheEntry.from_bytes(blob, key=key)
-        except CorruptEntryError:
-            logger.warning("dropping a corrupted cache entry %s", key)
-            self.delete(key)
-            with self._lock:
-                self._misses += 1
-            return None
-        with self._lock:
             self._hits += 1
         return entry
 
     def set(self, entry: CacheEntry) -> None:
         blob = entry.to_bytes()
+        private = CacheEntry.from_bytes(blob, key=entry.key).frozen()  # shares nothing with the caller
         with self._lock:
             if entry.key in self._data:
                 self._drop(entry.key)
             if len(blob) > self._max_bytes:
                 return  # larger than the whole budget: never cached
-            self._data[entry.key] = (blob, entry.expires_at, entry.namespace)
-            self._bytes += len(blob)
+            self._data[entry.key] = private
+            self._bytes += private.size_bytes
             while len(self._data) > self._max_entries or self._bytes > self._max_bytes:
                 oldest = next(iter(self._data))
                 self._drop(oldest)
                 self._evictions += 1
 
     def _drop(self, key: str) -> None:
-        blob, _, _ = self._data.pop(key)
-        self._bytes -= len(blob)
+        self._bytes -= self._data.pop(key).size_bytes
 
     def delete(self, key: str) -> None:
         with self._lock:
@@ -83,7 +72,7 @@ class MemoryCacheStore:
 
     def clear(self, namespace: str | None = None) -> None:
         with self._lock:
-            doomed = [k for k, v in self._data.items() if namespace is None or v[2] == namespace]
+            doomed = [k for k, v in self._data.items() if namespace is None or v.namespace == namespace]
             for key in doomed:
                 self._drop(key)
 

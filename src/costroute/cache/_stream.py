@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from costroute._frozen import thaw
 from costroute.cache._entry import CacheEntry
 
 __all__ = ["StreamAccumulator", "replay_chunks"]
@@ -29,8 +30,8 @@ def _split(text: str, pieces: int = _PIECES) -> list[str]:
 def replay_chunks(entry: CacheEntry) -> list[dict[str, Any]]:
     """The chunks a provider would have streamed for ``entry.response``: per choice a role
     chunk, the content in a few pieces, the tool calls, a chunk with the ``finish_reason``;
-    then one usage chunk with no choices."""
-    response = entry.response
+    then one usage chunk with no choices. The chunks share nothing with the entry."""
+    response = thaw(entry.response)
     base: dict[str, Any] = {
         "id": response.get("id", ""),
         "object": "chat.completion.chunk",
@@ -65,7 +66,7 @@ def replay_chunks(entry: CacheEntry) -> list[dict[str, Any]]:
         if choice.get("logprobs") is not None:
             last["logprobs"] = choice["logprobs"]
         chunks.append(chunk([last]))
-    chunks.append(chunk([], usage=dict(response.get("usage") or entry.usage)))
+    chunks.append(chunk([], usage=thaw(response.get("usage") or entry.usage)))
     return chunks
 
 

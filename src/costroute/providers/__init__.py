@@ -6,6 +6,7 @@ from ._litellm import (
     LiteLLMCompleter,
     ProviderCall,
     chunk_from_dict,
+    copy_response,
     import_litellm,
     response_from_dict,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "LiteLLMCompleter",
     "ProviderCall",
     "chunk_from_dict",
+    "copy_response",
     "import_litellm",
     "map_provider_error",
     "redact",

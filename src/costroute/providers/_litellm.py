@@ -10,6 +10,7 @@ so requests are visible to httpx-level mocks such as respx and connections are r
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import threading
@@ -17,11 +18,14 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from ._errors import map_provider_error
 
-__all__ = ["Completer", "LiteLLMCompleter", "ProviderCall", "chunk_from_dict", "import_litellm", "response_from_dict"]
+__all__ = [
+    "Completer", "LiteLLMCompleter", "ProviderCall", "chunk_from_dict", "copy_response", "import_litellm",
+    "response_from_dict",
+]
 
 #: Providers whose litellm handler takes an ``openai`` SDK client.
 _OPENAI_SDK = frozenset({"openai"})
@@ -44,6 +48,40 @@ def import_litellm() -> Any:
 def response_from_dict(data: Mapping[str, Any]) -> Any:
     """An OpenAI-shaped ``ModelResponse`` from its JSON form (e.g. a cached answer)."""
     return import_litellm().ModelResponse(**data)
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+_set = object.__setattr__
+
+
+def copy_response(response: Any) -> Any:
+    """A copy of a response object (litellm's pydantic models, lists, dicts) that shares nothing
+    mutable with the original: how a cached answer is handed out many times, at a fraction of
+    the cost of rebuilding it (no validation runs; the original was validated when built)."""
+    kind: Any = type(response)
+    if kind in _IMMUTABLE:
+        return response
+    if kind is list:
+        return [copy_response(v) for v in response]
+    if kind is dict:
+        return _copy_values(response)
+    if isinstance(response, BaseModel):  # what pydantic's own __copy__ does, one level deeper
+        new = kind.__new__(kind)
+        _set(new, "__dict__", _copy_values(response.__dict__))
+        extra, private = response.__pydantic_extra__, response.__pydantic_private__
+        _set(new, "__pydantic_extra__", None if extra is None else _copy_values(extra))
+        _set(new, "__pydantic_fields_set__", set(response.__pydantic_fields_set__))
+        _set(new, "__pydantic_private__", None if private is None else _copy_values(private))
+        return new
+    return copy.deepcopy(response)
+
+
+def _copy_values(data: dict[str, Any]) -> dict[str, Any]:
+    out = data.copy()
+    for name, value in data.items():
+        if type(value) not in _IMMUTABLE:
+            out[name] = copy_response(value)
+    return out
 
 
 def chunk_from_dict(data: Mapping[str, Any]) -> Any:

@@ -28,7 +28,7 @@ from ._keys import BudgetKey, budget_keys, period_bounds
 from ._ledger import Ledger, MemoryLedger, SummaryRow, summarize
 from ._money import from_micros, to_micros
 from ._postgres_ledger import PostgresLedger
-from ._records import SpendRecord, Status
+from ._records import SpendRecord, Status, Tags
 from ._redis_store import RedisBudgetStore
 from ._sqlite_ledger import SQLiteLedger
 from ._sqlite_store import SQLiteBudgetStore
@@ -60,6 +60,7 @@ __all__ = [
     "SpendView",
     "Status",
     "SummaryRow",
+    "Tags",
     "budget_keys",
     "budget_store_from_config",
     "default_budget_store_path",

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from ._money import from_micros, to_micros
-from ._records import SpendRecord
+from ._money import from_micros, is_micros, round_micros, to_micros
+from ._records import SpendRecord, Tags
 
 __all__ = [
     "GROUP_FIELDS",
@@ -109,15 +109,22 @@ def _utc(ts: datetime) -> datetime:
 
 
 def normalize(record: SpendRecord, *, store_prompts: bool) -> SpendRecord:
-    """The record as a ledger keeps it: UTC time, micro-dollar money, prompt text only if asked."""
+    """The record as a ledger keeps it: UTC time, micro-dollar money, read-only tags, prompt text
+    only if asked. A record already in that form (as the client builds them) is kept as is."""
+    prompt = record.prompt_text if store_prompts else None
+    if (
+        record.ts.tzinfo is timezone.utc and type(record.tags) is Tags and prompt is record.prompt_text
+        and is_micros(record.cost_usd) and is_micros(record.baseline_cost_usd) and is_micros(record.saved_usd)
+    ):
+        return record
     return dataclasses.replace(
         record,
         ts=_utc(record.ts),
-        cost_usd=from_micros(to_micros(record.cost_usd)),
-        baseline_cost_usd=from_micros(to_micros(record.baseline_cost_usd)),
-        saved_usd=from_micros(to_micros(record.saved_usd)),
-        tags=dict(record.tags),
-        prompt_text=record.prompt_text if store_prompts else None,
+        cost_usd=round_micros(record.cost_usd),
+        baseline_cost_usd=round_micros(record.baseline_cost_usd),
+        saved_usd=round_micros(record.saved_usd),
+        tags=Tags(record.tags),
+        prompt_text=prompt,
     )
 
 

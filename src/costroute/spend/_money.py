@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
-__all__ = ["MICROS_PER_USD", "from_micros", "to_micros", "to_micros_ceil"]
+__all__ = ["MICROS_PER_USD", "from_micros", "is_micros", "round_micros", "to_micros", "to_micros_ceil"]
 
 MICROS_PER_USD = 1_000_000
 _MICRO = Decimal("0.000001")
@@ -28,3 +28,14 @@ def to_micros_ceil(amount: Decimal) -> int:
 def from_micros(micros: int) -> Decimal:
     """Integer micro-dollars to dollars, with six decimal places."""
     return (Decimal(int(micros)) / MICROS_PER_USD).quantize(_MICRO)
+
+
+def round_micros(amount: Decimal) -> Decimal:
+    """Dollars rounded half-even to the micro-dollar, six decimal places: the same value as
+    ``from_micros(to_micros(amount))``, in one step."""
+    return Decimal(amount).quantize(_MICRO, rounding=ROUND_HALF_EVEN)
+
+
+def is_micros(amount: object) -> bool:
+    """True for a ``Decimal`` already in ledger form (six decimal places)."""
+    return type(amount) is Decimal and amount.as_tuple().exponent == -6

@@ -8,9 +8,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-__all__ = ["SpendRecord", "Status"]
+from .._frozen import FrozenDict
+
+__all__ = ["SpendRecord", "Status", "Tags"]
 
 Status = Literal["ok", "error", "cancelled", "cache_hit", "estimated"]
+
+
+class Tags(FrozenDict):
+    """A record's tags: a ``dict`` that cannot be changed, so a stored record stays as recorded
+    and records can share one tags object."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ._ledger import SummaryRow, check_group_by, row_from
 from ._money import from_micros, to_micros
-from ._records import SpendRecord
+from ._records import SpendRecord, Tags
 
 __all__ = [
     "COLUMNS",
@@ -81,7 +81,7 @@ def decode(row: Sequence[Any], d: Dialect) -> SpendRecord:
         cost_usd=from_micros(v["cost_micros"]), baseline_cost_usd=from_micros(v["baseline_micros"]),
         saved_usd=from_micros(v["saved_micros"]), input_per_mtok=_dec(v["input_per_mtok"]),
         output_per_mtok=_dec(v["output_per_mtok"]), price_source=v["price_source"],
-        latency_ms=float(v["latency_ms"]), tags=tags, prompt_hash=v["prompt_hash"],
+        latency_ms=float(v["latency_ms"]), tags=Tags(tags), prompt_hash=v["prompt_hash"],
         prompt_text=v["prompt_text"], error=v["error"], estimated=bool(v["estimated"]),
     )
 
