@@ -4,11 +4,11 @@ returns, and what a miss stores. The rules themselves live in :mod:`costroute.ca
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ._engine import Plan
-from .cache import PolicyCacheConfig, ResponseCache, StreamAccumulator, resolve_namespace
+from .cache import CacheEntry, PolicyCacheConfig, ResponseCache, StreamAccumulator, resolve_namespace
 
 __all__ = ["CacheCall", "cache_call", "response_dict"]
 
@@ -19,19 +19,30 @@ class CacheCall:
 
     cache: ResponseCache
     request: dict[str, Any]
-    scope: dict[str, Any]  # policy, namespace, pinned_model
+    policy: str
+    namespace: str
+    pinned_model: str | None
     required_quality: float | None
     policy_cfg: PolicyCacheConfig | None
-    key: str | None = field(default=None)
+    key: str | None
 
-    def lookup_args(self) -> dict[str, Any]:
-        return {**self.scope, "required_quality": self.required_quality, "policy_cfg": self.policy_cfg,
-                "key": self.key}
+    def lookup(self) -> CacheEntry | None:
+        return self.cache.lookup(
+            self.request, policy=self.policy, namespace=self.namespace, required_quality=self.required_quality,
+            pinned_model=self.pinned_model, policy_cfg=self.policy_cfg, key=self.key,
+        )
+
+    async def alookup(self) -> CacheEntry | None:
+        return await self.cache.alookup(
+            self.request, policy=self.policy, namespace=self.namespace, required_quality=self.required_quality,
+            pinned_model=self.pinned_model, policy_cfg=self.policy_cfg, key=self.key,
+        )
 
     def store_args(self, *, model: str, quality: float, response: Mapping[str, Any], cost: Any) -> dict[str, Any]:
         choices = response.get("choices") or [{}]
         return {
-            **self.scope, "policy_cfg": self.policy_cfg, "model": model, "model_quality": quality,
+            "policy": self.policy, "namespace": self.namespace, "pinned_model": self.pinned_model,
+            "policy_cfg": self.policy_cfg, "model": model, "model_quality": quality,
             "response_dict": response, "usage_dict": response.get("usage") or {}, "cost_usd": cost,
             "finish_reason": choices[0].get("finish_reason"), "key": self.key,
         }
@@ -53,11 +64,11 @@ def cache_call(cache: ResponseCache | None, plan: Plan, kwargs: Mapping[str, Any
     pinned = decision.model if decision.pinned else None
     namespace = resolve_namespace(tags=plan.tags, cache_namespace=kwargs.get("cache_namespace"),
                                   namespace_tag=cache.config.namespace_tag)
-    scope: dict[str, Any] = {"policy": plan.policy.name, "namespace": namespace, "pinned_model": pinned}
+    policy = plan.policy.name
     key = None if plan.canonical is None else cache.key_for(
-        plan.canonical, policy=plan.policy.name, namespace=namespace, pinned_model=pinned)
+        plan.canonical, policy=policy, namespace=namespace, pinned_model=pinned)
     required = None if pinned else tiers[decision.tier]
-    return CacheCall(cache, request, scope, required, plan.policy.config.cache, key)
+    return CacheCall(cache, request, policy, namespace, pinned, required, plan.policy.config.cache, key)
 
 
 def response_dict(response: Any) -> dict[str, Any]:

@@ -131,12 +131,12 @@ class Client(_Base):
         engine = self._engine
         plan = engine.plan(kwargs, stream=stream)
         cached = cache_call(engine.cache, plan, kwargs, engine.config.tiers)
-        if cached is not None and (entry := cached.cache.lookup(cached.request, **cached.lookup_args())):
+        if cached is not None and (entry := cached.lookup()):
             return _from_cache(engine, plan, entry, stream)
         if stream:
             return Stream(engine, plan, *self._attempts(plan, self._open_stream), cache=cached)
         with cached.cache.single_flight(cached.key) if cached else nullcontext():
-            if cached is not None and (entry := cached.cache.lookup(cached.request, **cached.lookup_args())):
+            if cached is not None and (entry := cached.lookup()):
                 return _from_cache(engine, plan, entry, stream)  # filled while we waited
             (model, response, attempts, started), hold = self._attempts(plan, engine.completer.complete)
             with _settling(hold) as settle:
@@ -207,12 +207,12 @@ class AsyncClient(_Base):
         engine = self._engine
         plan = engine.plan(kwargs, stream=stream)
         cached = cache_call(engine.cache, plan, kwargs, engine.config.tiers)
-        if cached is not None and (entry := await cached.cache.alookup(cached.request, **cached.lookup_args())):
+        if cached is not None and (entry := await cached.alookup()):
             return _from_cache(engine, plan, entry, stream)
         if stream:
             return AsyncStream(engine, plan, *await self._attempts(plan, self._open_stream), cache=cached)
         async with cached.cache.asingle_flight(cached.key) if cached else nullcontext():
-            if cached is not None and (entry := await cached.cache.alookup(cached.request, **cached.lookup_args())):
+            if cached is not None and (entry := await cached.alookup()):
                 return _from_cache(engine, plan, entry, stream)
             (model, response, attempts, started), hold = await self._attempts(plan, engine.completer.acomplete)
             async with _asettling(hold) as settle:

@@ -52,9 +52,10 @@ __all__ = ["Engine", "Plan"]
 _OWN = frozenset({"messages", "model", "policy", "tags", "stream", "cache", "cache_namespace"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Plan:
-    """One routed request: what to send, to whom, in which order, and how it was decided."""
+    """One routed request: what to send, to whom, in which order, and how it was decided.
+    (Not frozen only because it is built on every request; nothing changes it.)"""
 
     request_id: str
     policy: ResolvedPolicy
@@ -90,7 +91,7 @@ class Engine:
         self.ledger = ledger
         self.budgets = budgets
         self.cache = cache
-        self._decisions: _Memo[tuple[Any, ...], tuple[Decision, RequestNeeds]] = _Memo(4096)
+        self._decisions: _Memo[tuple[Any, ...], tuple[Decision, RequestNeeds, tuple[str, ...]]] = _Memo(4096)
         # what replaying a cached entry costs, and its response object, computed once per entry
         self._replayed: _Memo[tuple[Any, ...], tuple[Usage, Decimal, Decimal]] = _Memo(1024)
         self._answers: _Memo[tuple[Any, ...], Any] = _Memo(1024)
@@ -115,12 +116,13 @@ class Engine:
         memo_key = (policy.name, pinned, digest, params.get("max_tokens"), params.get("max_completion_tokens"), stream)
         routed = self._decisions.get(memo_key)
         if routed is None:
-            routed = self._decide(messages, params, policy, pinned, stream)
+            decision, needs = self._decide(messages, params, policy, pinned, stream)
+            routed = (decision, needs, self._order(decision, policy))
             self._decisions.put(memo_key, routed)
-        decision, needs = routed
+        decision, needs, order = routed
         return Plan(
             request_id="cr-" + os.urandom(16).hex(), policy=policy, messages=messages, params=params,
-            tags=tags, decision=decision, needs=needs, order=self._order(decision, policy),
+            tags=tags, decision=decision, needs=needs, order=order,
             stream=stream, prompt_hash=digest, canonical=canonical,
         )
 

@@ -11,6 +11,7 @@ material. Unknown keys (provider extras) are included: a false miss is cheap, a 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import math
@@ -67,6 +68,7 @@ _SECRET_MARKERS = ("secret", "password", "credential")
 _MESSAGE_LISTS = ("messages",)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(name: str) -> bool:
     """True for parameter names that carry credentials (``api_key``, ``aws_secret_...``, ...)."""
     lowered = name.lower()
@@ -164,8 +166,7 @@ class CanonicalRequest:
     params_json: str
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 def canonicalize(request: Mapping[str, Any]) -> CanonicalRequest:
