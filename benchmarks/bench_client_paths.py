@@ -4,7 +4,8 @@
     python benchmarks/bench_client_paths.py [--n 2000]
 
 Prints p50 / p99 in microseconds of ``client.chat.completions.create`` for:
-  * a cache hit, memory and SQLite cache stores (target p50 <= 50 us memory, <= 500 us SQLite);
+  * a cache hit, memory and SQLite cache stores (target p50 <= 50 us memory, <= 500 us SQLite),
+    and a memory-cache hit recorded in a SQLite ledger (the default ledger);
   * a miss (no cache: routing + call + pricing + ledger), with a memory ledger, a SQLite ledger,
     and a SQLite ledger plus a SQLite budget (reserve + settle): the overhead the ledger and budgets
     add per request;
@@ -83,17 +84,23 @@ def _time(fn: Callable[[], Any], n: int) -> list[float]:
 def _report(name: str, samples: list[float]) -> None:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    print(f"  {name:<44} p50 {statistics.median(samples):8.1f} us   p99 {p99:8.1f} us")
+    print(f"  {name:<54} p50 {statistics.median(samples):8.1f} us   p99 {p99:8.1f} us")
 
 
 def bench_hits(n: int, tmp: Path) -> None:
     print("cache hit through the full client (validate, classify, route, look up, replay, record):")
-    for backend, extra in (("memory", {}), ("sqlite", {"path": str(tmp / "cache.sqlite3")})):
-        client = Client(_config({"backend": backend, **extra}), completer=InstantCompleter(), ledger=MemoryLedger())
+    arms = (
+        ("memory cache", {}, MemoryLedger),
+        ("sqlite cache", {"path": str(tmp / "cache.sqlite3")}, MemoryLedger),
+        ("memory cache, SQLite ledger (the default ledger)", {}, lambda: SQLiteLedger(tmp / "hits.sqlite3")),
+    )
+    for name, extra, make_ledger in arms:
+        backend = name.split()[0]
+        client = Client(_config({"backend": backend, **extra}), completer=InstantCompleter(), ledger=make_ledger())
         client.chat.completions.create(messages=MESSAGES, temperature=0)  # fill
         samples = _time(lambda c=client: c.chat.completions.create(messages=MESSAGES, temperature=0), n)
         assert client.chat.completions.create(messages=MESSAGES, temperature=0).costroute.cache_hit
-        _report(f"hit, {backend} cache", samples)
+        _report(f"hit, {name}", samples)
         client.close()
 
 
