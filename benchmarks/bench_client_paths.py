@@ -5,7 +5,9 @@
 
 Prints p50 / p99 in microseconds of ``client.chat.completions.create`` for:
   * a cache hit, memory and SQLite cache stores (target p50 <= 50 us memory, <= 500 us SQLite),
-    and a memory-cache hit recorded in a SQLite ledger (the default ledger);
+    and a memory-cache hit recorded in a SQLite ledger (the default ledger); for scale, the
+    floor: the least a recorded hit can cost in this interpreter (validate, key, dict lookup,
+    ledger record, response copy; no routing or cache rules);
   * a miss (no cache: routing + call + pricing + ledger), with a memory ledger, a SQLite ledger,
     and a SQLite ledger plus a SQLite budget (reserve + settle): the overhead the ledger and budgets
     add per request;
@@ -18,16 +20,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from costroute import AsyncClient, Client
-from costroute.providers import ProviderCall, response_from_dict
-from costroute.spend import MemoryLedger, SQLiteBudgetStore, SQLiteLedger
+from costroute._validate import validate_messages, validate_params
+from costroute.cache import cache_key
+from costroute.providers import ProviderCall, copy_response, response_from_dict
+from costroute.spend import MemoryLedger, SpendRecord, SQLiteBudgetStore, SQLiteLedger
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
 REPLY = {
@@ -94,6 +101,7 @@ def bench_hits(n: int, tmp: Path) -> None:
         ("sqlite cache", {"path": str(tmp / "cache.sqlite3")}, MemoryLedger),
         ("memory cache, SQLite ledger (the default ledger)", {}, lambda: SQLiteLedger(tmp / "hits.sqlite3")),
     )
+    medians = {}
     for name, extra, make_ledger in arms:
         backend = name.split()[0]
         client = Client(_config({"backend": backend, **extra}), completer=InstantCompleter(), ledger=make_ledger())
@@ -101,7 +109,32 @@ def bench_hits(n: int, tmp: Path) -> None:
         samples = _time(lambda c=client: c.chat.completions.create(messages=MESSAGES, temperature=0), n)
         assert client.chat.completions.create(messages=MESSAGES, temperature=0).costroute.cache_hit
         _report(f"hit, {name}", samples)
+        medians[name] = statistics.median(samples)
         client.close()
+    floor = bench_floor(n)
+    _report("floor: validate + key + dict + record + copy", floor)
+    print(f"  memory hit / floor: {medians['memory cache'] / statistics.median(floor):.2f}x")
+
+
+def bench_floor(n: int) -> list[float]:
+    """The least a recorded memory hit can cost in this interpreter, for scale: validate the
+    request, hash it, find the entry in a dict, append a ledger record, copy a prebuilt response.
+    No routing memo, no namespace, quality or TTL rules, no RouteInfo."""
+    prebuilt, found, ledger = response_from_dict(REPLY), {}, MemoryLedger()
+
+    def hit() -> Any:
+        messages = validate_messages(MESSAGES)
+        validate_params({"temperature": 0})
+        key = cache_key({"messages": messages, "temperature": 0}, policy="default", namespace="", target="routed:x")
+        found.get(key)
+        ledger.append(SpendRecord(
+            request_id="cr-" + os.urandom(16).hex(), attempt=0, ts=datetime.now(timezone.utc), model="m",
+            provider="openai", status="cache_hit", input_tokens=20, output_tokens=2,
+            saved_usd=Decimal("0.000010"), prompt_hash=key[4:36],
+        ))
+        return copy_response(prebuilt)
+
+    return _time(hit, n)
 
 
 def bench_misses(n: int, tmp: Path) -> None:
