@@ -116,7 +116,20 @@ def _row(name: str, scores: Sequence[float], outs: Sequence[Outcome], s: str, w:
     print(f"  {name:44s} APGR {r.apgr:6.3f}  CPT50 {f(r.cpt50)}  C95 {f(r.c95)}")
 
 
-def bench_quality(data: Path, quick: bool) -> None:
+def _seed_spread(sets: Sequence[TrainingSet], pairs: Sequence[tuple[str, str, str]], seeds: int) -> None:
+    """APGR of random 5-fold cross-fitting over several fold seeds: how much of a figure is the split."""
+    runs = [cross_fit(sets, k=5, seed=seed) for seed in range(seeds)]
+    print(f"\nlearned-v2, 5-fold random over fold seeds 0..{seeds - 1} (the rows above use seed 0):")
+    for i, (ts, (_, s, w)) in enumerate(zip(sets, pairs, strict=True)):
+        strong, weak = [o.scores[s] for o in ts.outcomes], [o.scores[w] for o in ts.outcomes]
+        apgrs = [evaluate_pair(run[i], strong, weak).apgr for run in runs]
+        print(
+            f"  {ts.outcomes[0].source:20s} APGR mean {statistics.mean(apgrs):.3f} "
+            f"sd {statistics.pstdev(apgrs):.3f} (min {min(apgrs):.3f}, max {max(apgrs):.3f})"
+        )
+
+
+def bench_quality(data: Path, quick: bool, seeds: int = 1) -> None:
     mm = load_outcomes(data / MMLU[0])
     lr = load_outcomes(data / LLMR[0])
     sets = [
@@ -140,6 +153,8 @@ def bench_quality(data: Path, quick: bool) -> None:
         for name, preds in folds.items():
             _row(f"learned-v2, {name}", preds[i], outs, s, w)
         _row("oracle (hindsight)", oracle_scores([o.scores[s] for o in outs], [o.scores[w] for o in outs]), outs, s, w)
+    if seeds > 1:
+        _seed_spread(sets, (MMLU, LLMR), seeds)
     tasks = sorted({guess_task(o.text) for o in lr})
     key = "6-fold grouped by subject/task"
     if key in folds:
@@ -194,6 +209,15 @@ def bench_multi(
             f"max quality {max(p.quality for p in pts):.3f}; "
             f"area over cost-mix {area_between(front, hull):+.4f}"
         )
+    # What one difficulty score could do at best: the true gap between the ladder's top and
+    # bottom rungs, known in hindsight, as the score.
+    top, bottom = ladder[-1], ladder[0]
+    gap = [q[top] - q[bottom] for q in quals]
+    at = cost_at_quality(policy_points(gap, quals, costs, ladder, steps=40), best.quality)
+    print(
+        f"  policy [hindsight: true {top} - {bottom} gap as the score]: best-single quality at "
+        f"{'not reached' if at is None else f'{at.cost / best.cost:.1%} of its cost'}"
+    )
     # Not the default policy: it needs a router that picks a model per prompt from predicted
     # per-model qualities (the default policy maps one difficulty score to a tier).
     for name, groups in (("5-fold random", None), ("6-fold grouped by task", [guess_task(o.text) for o in lr])):
@@ -216,10 +240,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--quick", action="store_true", help="random folds only")
+    parser.add_argument("--seeds", type=int, default=5, help="fold seeds for the random-fold spread (1: skip)")
     args = parser.parse_args()
     texts = [o.text for o in load_outcomes(args.data / LLMR[0])]
     bench_speed(texts)
-    bench_quality(args.data, args.quick)
+    bench_quality(args.data, args.quick, args.seeds)
 
 
 if __name__ == "__main__":
