@@ -138,7 +138,7 @@ def bench_floor(n: int) -> list[float]:
 
 
 def bench_misses(n: int, tmp: Path) -> None:
-    print("miss (no cache): routing + call + pricing + ledger [+ budget], instant provider:")
+    print("miss: routing + call + pricing + ledger [+ budget] [+ cache lookup and store], instant provider:")
     arms = (
         ("memory ledger", lambda: MemoryLedger(), None),
         ("SQLite ledger", lambda: SQLiteLedger(tmp / "ledger.sqlite3"), None),
@@ -151,6 +151,18 @@ def bench_misses(n: int, tmp: Path) -> None:
             kwargs["budget_store"] = SQLiteBudgetStore(tmp / "budgets.sqlite3")
         client = Client(_config({"enabled": False}, budgets), **kwargs)
         _report(name, _time(lambda c=client: c.chat.completions.create(messages=MESSAGES), n))
+        client.close()
+    # what the cache adds to a miss (key, lookup, single-flight lock, storing the answer):
+    # every prompt new, so each request is classified and routed afresh in both arms
+    fresh = iter(range(10**9))
+
+    def new_prompt(c: Client) -> Any:
+        content = f"{MESSAGES[0]['content']} #{next(fresh)}"
+        return c.chat.completions.create(messages=[{"role": "user", "content": content}], temperature=0)
+
+    for name, cache in (("no cache", {"enabled": False}), ("memory cache", {"backend": "memory"})):
+        client = Client(_config(cache), completer=InstantCompleter(), ledger=MemoryLedger())
+        _report(f"memory ledger, {name}, every prompt new", _time(lambda c=client: new_prompt(c), n))
         client.close()
 
 

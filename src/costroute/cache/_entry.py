@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from costroute._frozen import freeze
+from costroute._frozen import FrozenDict, FrozenList, freeze
 from costroute.cache._key import is_secret_key
 
 __all__ = ["ENTRY_VERSION", "CacheEntry", "CacheStats", "CorruptEntryError", "scrub"]
@@ -23,18 +23,18 @@ class CorruptEntryError(ValueError):
 
 
 def scrub(value: Any) -> Any:
-    """A deep copy of a JSON-like value without private keys (``_hidden_params``, ...),
-    headers, ``api_base`` or anything named like a credential."""
+    """A deep, read-only copy of a JSON-like value without private keys (``_hidden_params``,
+    ...), headers, ``api_base`` or anything named like a credential."""
     if isinstance(value, Mapping):
-        return {
+        return FrozenDict({
             str(k): scrub(v)
             for k, v in value.items()
             if not (
                 str(k).startswith("_") or str(k).lower() in _HEADER_KEYS or is_secret_key(str(k))
             )
-        }
+        })
     if isinstance(value, (list, tuple)):
-        return [scrub(v) for v in value]
+        return FrozenList([scrub(v) for v in value])
     return value
 
 
@@ -73,23 +73,27 @@ class CacheEntry:
         expires_at: float | None,
         finish_reason: str | None,
     ) -> CacheEntry:
-        """Build an entry, scrubbing the response and usage, with ``size_bytes`` filled in."""
-        entry = cls(
-            key=key,
-            namespace=namespace,
-            model=model,
-            model_quality=float(model_quality),
-            response=scrub(response),
-            usage=scrub(usage),
-            cost_usd=str(Decimal(cost_usd)),
-            created_at=float(created_at),
-            expires_at=None if expires_at is None else float(expires_at),
-            finish_reason=finish_reason,
-        )
-        return replace(entry, size_bytes=len(entry.to_bytes()))
+        """Build an entry, scrubbing the response and usage into read-only copies, with
+        ``size_bytes`` filled in."""
+        fields: dict[str, Any] = {
+            "key": key,
+            "namespace": namespace,
+            "model": model,
+            "model_quality": float(model_quality),
+            "response": scrub(response),
+            "usage": scrub(usage),
+            "cost_usd": str(Decimal(cost_usd)),
+            "created_at": float(created_at),
+            "expires_at": None if expires_at is None else float(expires_at),
+            "finish_reason": finish_reason,
+        }
+        return cls(**fields, size_bytes=len(_encode(fields)))
 
     def frozen(self) -> CacheEntry:
-        """A deeply read-only copy, safe to share between every reader (the memory store's form)."""
+        """A deeply read-only copy, safe to share between every reader (the memory store's form).
+        An entry from ``create`` already is one, and is returned as is."""
+        if type(self.response) is FrozenDict and type(self.usage) is FrozenDict:
+            return self  # only ``freeze``/``scrub`` make FrozenDicts, and they freeze all the way down
         return replace(self, response=freeze(self.response), usage=freeze(self.usage))
 
     def expired(self, now: float) -> bool:
@@ -98,20 +102,7 @@ class CacheEntry:
 
     def to_bytes(self) -> bytes:
         """Versioned JSON; ``size_bytes`` is not stored (it is the blob's length)."""
-        doc = {
-            "v": ENTRY_VERSION,
-            "key": self.key,
-            "namespace": self.namespace,
-            "model": self.model,
-            "model_quality": self.model_quality,
-            "response": self.response,
-            "usage": self.usage,
-            "cost_usd": self.cost_usd,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "finish_reason": self.finish_reason,
-        }
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return _encode({name: getattr(self, name) for name in _STORED})
 
     @classmethod
     def from_bytes(cls, blob: bytes, *, key: str | None = None) -> CacheEntry:
@@ -141,6 +132,15 @@ class CacheEntry:
         if key is not None and entry.key != key:
             raise CorruptEntryError("cache entry stored under a different key")
         return entry
+
+
+_STORED = ("key", "namespace", "model", "model_quality", "response", "usage", "cost_usd", "created_at",
+           "expires_at", "finish_reason")
+
+
+def _encode(fields: Mapping[str, Any]) -> bytes:
+    doc = {"v": ENTRY_VERSION, **{name: fields[name] for name in _STORED}}
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _typed(doc: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:

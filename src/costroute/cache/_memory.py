@@ -6,6 +6,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 
 from costroute.cache._entry import CacheEntry, CacheStats
 
@@ -48,15 +49,15 @@ class MemoryCacheStore:
         return entry
 
     def set(self, entry: CacheEntry) -> None:
-        blob = entry.to_bytes()
-        private = CacheEntry.from_bytes(blob, key=entry.key).frozen()  # shares nothing with the caller
+        size = entry.size_bytes or len(entry.to_bytes())  # entries made by create() know their size
+        private = replace(entry.frozen(), size_bytes=size)  # a deep copy: shares nothing with the caller
         with self._lock:
             if entry.key in self._data:
                 self._drop(entry.key)
-            if len(blob) > self._max_bytes:
+            if size > self._max_bytes:
                 return  # larger than the whole budget: never cached
             self._data[entry.key] = private
-            self._bytes += private.size_bytes
+            self._bytes += size
             while len(self._data) > self._max_entries or self._bytes > self._max_bytes:
                 oldest = next(iter(self._data))
                 self._drop(oldest)
