@@ -162,3 +162,19 @@ def test_stored_tags_are_read_only_and_independent_of_the_caller(ledger: Ledger)
     with pytest.raises(TypeError):
         back.tags["user"] = "mallory"  # type: ignore[index]
     assert ledger.records()[0].tags == {"user": "alice"}
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_money_is_refused_and_nothing_is_recorded(ledger: Ledger, bad: str) -> None:
+    with pytest.raises(ValueError):
+        ledger.append(make_record(1, cost_usd=Decimal(bad)))
+    assert ledger.records() == []
+
+
+def test_a_record_already_in_ledger_form_reads_back_equal(ledger: Ledger) -> None:
+    from costroute.spend import Tags
+
+    rec = make_record(1, cost_usd=Decimal("0.000123"), tags=Tags({"user": "bob"}))
+    ledger.append(rec)
+    (back,) = ledger.records()
+    assert back == rec and str(back.cost_usd) == "0.000123"

@@ -15,14 +15,21 @@ MICROS_PER_USD = 1_000_000
 _MICRO = Decimal("0.000001")
 
 
+def _finite(amount: Decimal) -> Decimal:
+    value = Decimal(amount)
+    if not value.is_finite():
+        raise ValueError(f"money must be a finite amount, not {value}")
+    return value
+
+
 def to_micros(amount: Decimal) -> int:
-    """Dollars to integer micro-dollars, rounded half-even."""
-    return int((Decimal(amount) * MICROS_PER_USD).to_integral_value(rounding=ROUND_HALF_EVEN))
+    """Dollars to integer micro-dollars, rounded half-even. Raises ``ValueError`` for NaN or infinity."""
+    return int((_finite(amount) * MICROS_PER_USD).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def to_micros_ceil(amount: Decimal) -> int:
     """Dollars to integer micro-dollars, rounded up (for reservations)."""
-    return int((Decimal(amount) * MICROS_PER_USD).to_integral_value(rounding=ROUND_CEILING))
+    return int((_finite(amount) * MICROS_PER_USD).to_integral_value(rounding=ROUND_CEILING))
 
 
 def from_micros(micros: int) -> Decimal:
@@ -32,8 +39,8 @@ def from_micros(micros: int) -> Decimal:
 
 def round_micros(amount: Decimal) -> Decimal:
     """Dollars rounded half-even to the micro-dollar, six decimal places: the same value as
-    ``from_micros(to_micros(amount))``, in one step."""
-    return Decimal(amount).quantize(_MICRO, rounding=ROUND_HALF_EVEN)
+    ``from_micros(to_micros(amount))``, in one step. Raises ``ValueError`` for NaN or infinity."""
+    return _finite(amount).quantize(_MICRO, rounding=ROUND_HALF_EVEN)
 
 
 def is_micros(amount: object) -> bool:
