@@ -64,3 +64,11 @@ def test_frozen_dict_copy_is_a_plain_dict() -> None:
     plain = FrozenDict({"a": 1}).copy()
     plain["b"] = 2
     assert plain == {"a": 1, "b": 2}
+
+
+def test_tuples_freeze_into_frozen_lists_and_thaw_into_lists() -> None:
+    inner = {"content": "original"}
+    frozen = freeze({"choices": (inner,)})
+    inner["content"] = "changed"
+    assert isinstance(frozen["choices"], FrozenList) and frozen["choices"][0]["content"] == "original"
+    assert thaw((1, [2])) == [1, [2]]

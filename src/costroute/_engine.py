@@ -26,6 +26,7 @@ from ._frozen import thaw
 from ._types import RouteInfo
 from ._validate import validate_messages, validate_params, validate_tags
 from .cache import CacheEntry, CanonicalRequest, ResponseCache, canonicalize
+from .cache._key import UNCANONICAL
 from .policies import CostrouteConfig
 from .pricing._cost import cost_of, estimate_cost, usage_from_openai
 from .pricing._registry import PriceRegistry
@@ -110,7 +111,7 @@ class Engine:
         pinned = str(model) if model and model != "auto" else None
         try:
             canonical: CanonicalRequest | None = canonicalize({"messages": messages, **params})
-        except TypeError:
+        except UNCANONICAL:
             canonical = None
         digest = _prompt_hash(canonical, messages, params)
         memo_key = (policy.name, pinned, digest, params.get("max_tokens"), params.get("max_completion_tokens"), stream)
@@ -156,7 +157,7 @@ class Engine:
             max_output_tokens=cap or policy.config.max_output_tokens,
             tools=bool(params.get("tools") or params.get("functions")),
             vision=image_parts(messages) > 0,
-            json_output=isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema"),
+            json_output=_wants_json(fmt),
             stream=stream,
         )
 
@@ -283,6 +284,8 @@ class Engine:
             priced = (usage, would_have, cost_of(plan.policy.baseline, usage))
             self._replayed.put(memo_key, priced)
         usage, would_have, baseline = priced
+        if usage.extra:  # the memo's Usage is shared: its one mutable part is copied per hit
+            usage = replace(usage, extra=dict(usage.extra))
         latency = (time.perf_counter() - plan.started) * 1000
         self._record(plan, entry.model, 0, usage, Decimal(0), baseline, would_have, latency, status="cache_hit")
         d = plan.decision
@@ -335,9 +338,28 @@ class Engine:
         self.ledger.append(record)
 
 
+def _wants_json(fmt: Any) -> bool:
+    """Whether ``response_format`` asks for JSON: a ``{"type": "json_object" | "json_schema"}``
+    mapping, a pydantic model class (litellm turns it into a JSON schema), or an object whose
+    ``model_dump()`` is such a mapping. Spellings that mean the same route the same (the routing
+    memo is keyed on the canonical form, which does not tell them apart)."""
+    if isinstance(fmt, type):
+        return callable(getattr(fmt, "model_json_schema", None))
+    dump = getattr(fmt, "model_dump", None)
+    if not isinstance(fmt, Mapping) and callable(dump):
+        try:
+            fmt = dump()
+        except Exception:
+            return False
+    return isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema")
+
+
 def _identity(entry: CacheEntry) -> tuple[Any, ...]:
-    """What tells stored entries apart (a key rewritten later has a new ``created_at``)."""
-    return (entry.key, entry.created_at, entry.model, entry.size_bytes, entry.finish_reason)
+    """What tells versions of stored entries apart: the key and the entry's ``etag`` (an entry
+    from a store that sets none falls back to its metadata)."""
+    if entry.etag:
+        return (entry.key, entry.etag)
+    return (entry.key, entry.created_at, entry.model, entry.size_bytes, entry.finish_reason, entry.cost_usd)
 
 
 _ROUTED = ("tools", "functions", "response_format")

@@ -39,18 +39,19 @@ class FrozenList(list[Any]):
 
 
 def freeze(value: Any) -> Any:
-    """A deeply read-only copy of JSON data (dicts and lists become frozen; scalars are shared)."""
+    """A deeply read-only copy of JSON data (dicts become frozen dicts, lists and tuples frozen
+    lists; scalars are shared)."""
     if isinstance(value, dict):
         return FrozenDict({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return FrozenList([freeze(v) for v in value])
     return value
 
 
 def thaw(value: Any) -> Any:
-    """A plain, mutable deep copy of JSON data (frozen or not)."""
+    """A plain, mutable deep copy of JSON data (frozen or not; tuples become lists)."""
     if isinstance(value, dict):
         return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [thaw(v) for v in value]
     return value

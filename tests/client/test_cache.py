@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -65,6 +66,22 @@ def test_each_hit_is_a_separate_response_that_callers_may_change(server, ledger)
     assert again.model_dump() == {**first.model_dump(), "id": again.id}  # as first answered
     assert again.choices[0].message.content == first.choices[0].message.content
     assert server.calls_for("cheap") == 1
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_refreshed_entry_is_what_later_hits_serve(server, ledger, tmp_path, backend) -> None:
+    answers = iter(["Answer AAAA", "Answer BBBB"])  # the same length: only the content differs
+    server.script("cheap", answer=lambda messages: next(answers))
+    cache = {"backend": backend, "path": str(tmp_path / "c.sqlite3")} if backend == "sqlite" else {}
+    with Client(_config(server, cache=cache), ledger=ledger) as client:
+        tick = time.time()
+        client._engine.cache._clock = lambda: tick  # a coarse clock: both writes in one tick
+        ask = lambda **kw: client.chat.completions.create(messages=EASY, temperature=0, **kw)  # noqa: E731
+        assert ask().choices[0].message.content == "Answer AAAA"
+        assert ask().costroute.cache_hit
+        assert ask(cache="refresh").choices[0].message.content == "Answer BBBB"
+        hit = ask()
+    assert hit.costroute.cache_hit and hit.choices[0].message.content == "Answer BBBB"
 
 
 def test_only_deterministic_requests_are_cached(server, ledger) -> None:

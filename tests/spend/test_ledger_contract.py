@@ -178,3 +178,9 @@ def test_a_record_already_in_ledger_form_reads_back_equal(ledger: Ledger) -> Non
     ledger.append(rec)
     (back,) = ledger.records()
     assert back == rec and str(back.cost_usd) == "0.000123"
+
+
+def test_money_rounding_to_zero_is_never_a_signed_zero(ledger: Ledger) -> None:
+    ledger.append(make_record(1, saved_usd=Decimal("-0.0000004"), cost_usd=Decimal("-0.000000")))
+    (back,) = ledger.records()
+    assert str(back.saved_usd) == str(back.cost_usd) == "0.000000"

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from costroute.cache._config import CacheConfig, PolicyCacheConfig
 from costroute.cache._entry import CacheEntry
-from costroute.cache._key import CanonicalRequest, cache_key, model_target, routed_target
+from costroute.cache._key import UNCANONICAL, CanonicalRequest, cache_key, model_target, routed_target
 from costroute.cache._rules import entry_expiry, is_cacheable, usable
 from costroute.cache._store import CacheStore, CacheUnavailable, logger
 
@@ -121,12 +121,13 @@ class ResponseCache:
         namespace: str,
         pinned_model: str | None,
     ) -> str | None:
-        """The cache key, or ``None`` when the request holds a value with no JSON form.
+        """The cache key, or ``None`` when the request has no canonical form (a value with no
+        JSON form, a signalling NaN, ...).
         ``request`` may be given already canonical (``canonicalize(request)``)."""
         target = routed_target(policy) if pinned_model is None else model_target(pinned_model)
         try:
             return cache_key(request, policy=policy, namespace=namespace, target=target)
-        except TypeError:
+        except UNCANONICAL:
             return None
 
     def _lookup_key(

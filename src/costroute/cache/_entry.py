@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -43,7 +45,9 @@ class CacheEntry:
     """One cached response. ``response`` is OpenAI ``chat.completion`` JSON.
 
     ``cost_usd`` is what the original call cost (a ``Decimal`` rendered as ``str``): a hit saves
-    it. ``size_bytes`` is the length of ``to_bytes()`` and is what byte budgets count.
+    it. ``size_bytes`` is the length of ``to_bytes()`` and is what byte budgets count. ``etag``
+    tells versions of an entry apart (random per ``create``; for a stored entry without one, a
+    hash of its bytes), so whatever is derived from an entry can be reused until it is rewritten.
     """
 
     key: str
@@ -57,6 +61,7 @@ class CacheEntry:
     expires_at: float | None
     finish_reason: str | None
     size_bytes: int = field(default=0, compare=False)
+    etag: str = field(default="", compare=False)
 
     @classmethod
     def create(
@@ -86,6 +91,7 @@ class CacheEntry:
             "created_at": float(created_at),
             "expires_at": None if expires_at is None else float(expires_at),
             "finish_reason": finish_reason,
+            "etag": os.urandom(8).hex(),
         }
         return cls(**fields, size_bytes=len(_encode(fields)))
 
@@ -124,6 +130,7 @@ class CacheEntry:
                 expires_at=_optional_float(doc.get("expires_at")),
                 finish_reason=_optional_str(doc.get("finish_reason")),
                 size_bytes=len(blob),
+                etag=_optional_str(doc.get("etag"), "etag") or hashlib.sha256(blob).hexdigest()[:16],
             )
         except CorruptEntryError:
             raise
@@ -135,7 +142,7 @@ class CacheEntry:
 
 
 _STORED = ("key", "namespace", "model", "model_quality", "response", "usage", "cost_usd", "created_at",
-           "expires_at", "finish_reason")
+           "expires_at", "finish_reason", "etag")
 
 
 def _encode(fields: Mapping[str, Any]) -> bytes:
@@ -158,9 +165,9 @@ def _optional_float(value: Any) -> float | None:
     return float(value)
 
 
-def _optional_str(value: Any) -> str | None:
+def _optional_str(value: Any, name: str = "finish_reason") -> str | None:
     if value is not None and not isinstance(value, str):
-        raise CorruptEntryError("cache entry field 'finish_reason' has the wrong type")
+        raise CorruptEntryError(f"cache entry field {name!r} has the wrong type")
     return value
 
 

@@ -23,6 +23,7 @@ from typing import Any
 __all__ = [
     "EXCLUDED_KEYS",
     "KEY_VERSION",
+    "UNCANONICAL",
     "CanonicalRequest",
     "cache_key",
     "canonical_request",
@@ -63,6 +64,10 @@ EXCLUDED_KEYS: frozenset[str] = frozenset(
     }
 )
 """Top-level request keys that never enter the key material."""
+
+UNCANONICAL: tuple[type[BaseException], ...] = (TypeError, ValueError, ArithmeticError, RecursionError)
+"""What canonicalising a request can raise (no JSON form, a signalling NaN, a number too long to
+print, a too-deep structure, a ``model_dump`` that fails): such a request is just uncacheable."""
 
 _SECRET_MARKERS = ("secret", "password", "credential")
 _MESSAGE_LISTS = ("messages",)
@@ -170,7 +175,8 @@ _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=Fa
 
 
 def canonicalize(request: Mapping[str, Any]) -> CanonicalRequest:
-    """``request`` in canonical form; raises ``TypeError`` when it holds a value with no JSON form."""
+    """``request`` in canonical form; raises one of :data:`UNCANONICAL` (``TypeError`` when it
+    holds a value with no JSON form) when it has none."""
     params = canonical_request(request)
     messages = params.pop("messages", None)
     return CanonicalRequest(_dumps(messages), params, _dumps(params))

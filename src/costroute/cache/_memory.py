@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -50,7 +51,7 @@ class MemoryCacheStore:
 
     def set(self, entry: CacheEntry) -> None:
         size = entry.size_bytes or len(entry.to_bytes())  # entries made by create() know their size
-        private = replace(entry.frozen(), size_bytes=size)  # a deep copy: shares nothing with the caller
+        private = replace(entry.frozen(), size_bytes=size, etag=entry.etag or os.urandom(8).hex())
         with self._lock:
             if entry.key in self._data:
                 self._drop(entry.key)

@@ -13,6 +13,7 @@ __all__ = ["MICROS_PER_USD", "from_micros", "is_micros", "round_micros", "to_mic
 
 MICROS_PER_USD = 1_000_000
 _MICRO = Decimal("0.000001")
+_ZERO = Decimal("0.000000")
 
 
 def _finite(amount: Decimal) -> Decimal:
@@ -40,9 +41,10 @@ def from_micros(micros: int) -> Decimal:
 def round_micros(amount: Decimal) -> Decimal:
     """Dollars rounded half-even to the micro-dollar, six decimal places: the same value as
     ``from_micros(to_micros(amount))``, in one step. Raises ``ValueError`` for NaN or infinity."""
-    return _finite(amount).quantize(_MICRO, rounding=ROUND_HALF_EVEN)
+    rounded = _finite(amount).quantize(_MICRO, rounding=ROUND_HALF_EVEN)
+    return rounded if rounded else _ZERO  # never a signed zero
 
 
 def is_micros(amount: object) -> bool:
-    """True for a ``Decimal`` already in ledger form (six decimal places)."""
-    return type(amount) is Decimal and amount.as_tuple().exponent == -6
+    """True for a ``Decimal`` already in ledger form (six decimal places, no signed zero)."""
+    return type(amount) is Decimal and amount.as_tuple().exponent == -6 and not (amount.is_signed() and not amount)

@@ -1,0 +1,64 @@
+"""Repeated requests reuse their routing decision, but only when the request routes the same."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from costroute import Client
+
+MESSAGES = [{"role": "user", "content": "Give me JSON for Paris"}]
+
+
+def _config() -> dict[str, Any]:
+    return {
+        "models": [
+            {"name": "openai/cheap", "quality": 0.9, "price": {"input_per_mtok": 1, "output_per_mtok": 2},
+             "supports": {"json": False}},
+            {"name": "openai/strong", "quality": 0.9, "price": {"input_per_mtok": 10, "output_per_mtok": 20},
+             "supports": {"json": True}},
+        ],
+        "policies": {"default": {"baseline": "openai/strong"}},
+        "ledger": {"backend": "memory"},
+    }
+
+
+class JsonMode(BaseModel):
+    type: str = "json_object"
+
+
+class Answer(BaseModel):
+    city: str
+
+
+@pytest.mark.parametrize("fmt", [{"type": "json_object"}, JsonMode(), Answer], ids=["dict", "object", "class"])
+def test_every_spelling_of_json_output_needs_a_json_model(fmt: Any) -> None:
+    client = Client(_config())
+    assert client.route(MESSAGES).model == "openai/cheap"
+    assert client.route(MESSAGES, response_format=fmt).model == "openai/strong"
+
+
+def test_the_memo_does_not_carry_a_decision_across_spellings() -> None:
+    client = Client(_config())
+    first = client.route(MESSAGES, response_format=JsonMode())
+    again = client.route(MESSAGES, response_format={"type": "json_object"})
+    assert first.model == again.model == "openai/strong"
+
+
+class Unprintable:
+    def model_dump(self, **kwargs: Any) -> Any:
+        raise ValueError("cannot describe itself")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"x": Decimal("sNaN")}, Unprintable(), {"n": 10**5000}, {1, 2}],
+    ids=["signalling-nan", "failing-model-dump", "huge-int", "set"],
+)
+def test_a_request_without_a_canonical_form_still_routes(extra: Any) -> None:
+    client = Client({**_config(), "cache": {"backend": "memory"}})
+    decision = client.route(MESSAGES, extra_body=extra, temperature=0)
+    assert decision.model == "openai/cheap"
