@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -52,6 +53,17 @@ def _default_answer(messages: list[dict[str, Any]]) -> str:
     return f"Answer {digest}: " + " ".join(["lorem"] * min(length, 120))
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-answer (an abandoned or cut stream) is expected here, not
+        an error worth a traceback; anything else is reported as usual."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeOpenAIServer:
     """A threaded HTTP server on 127.0.0.1 speaking the OpenAI chat-completions wire format."""
 
@@ -60,8 +72,7 @@ class FakeOpenAIServer:
         self.headers: list[dict[str, str]] = []
         self._scripts: dict[str, ModelScript] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
