@@ -25,8 +25,7 @@ from ._errors import UnknownModelPriceError
 from ._frozen import thaw
 from ._types import RouteInfo
 from ._validate import validate_messages, validate_params, validate_tags
-from .cache import CacheEntry, CanonicalRequest, ResponseCache, canonicalize
-from .cache._key import UNCANONICAL
+from .cache import UNCANONICAL, CacheEntry, CanonicalRequest, ResponseCache, canonicalize
 from .policies import CostrouteConfig
 from .pricing._cost import cost_of, estimate_cost, usage_from_openai
 from .pricing._registry import PriceRegistry

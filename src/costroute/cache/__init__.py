@@ -19,6 +19,7 @@ from costroute.cache._entry import CacheEntry, CacheStats, CorruptEntryError
 from costroute.cache._key import (
     EXCLUDED_KEYS,
     KEY_VERSION,
+    UNCANONICAL,
     CanonicalRequest,
     cache_key,
     canonical_request,
@@ -42,6 +43,7 @@ from costroute.cache._stream import StreamAccumulator, replay_chunks
 __all__ = [
     "EXCLUDED_KEYS",
     "KEY_VERSION",
+    "UNCANONICAL",
     "CacheConfig",
     "CacheDecision",
     "CacheEntry",
