@@ -48,6 +48,9 @@ from .spend._money import round_micros
 __all__ = ["Engine", "Plan"]
 
 
+#: Cached answers up to this size keep a built response object to copy on each hit.
+_ANSWER_BYTES = 64 * 1024
+
 #: Parameters costroute consumes itself; everything else passes through to the provider.
 _OWN = frozenset({"messages", "model", "policy", "tags", "stream", "cache", "cache_namespace"})
 
@@ -93,8 +96,9 @@ class Engine:
         self.cache = cache
         self._decisions: _Memo[tuple[Any, ...], tuple[Decision, RequestNeeds, tuple[str, ...]]] = _Memo(4096)
         # what replaying a cached entry costs, and its response object, computed once per entry
+        # (response objects only for entries up to _ANSWER_BYTES: at most 256 x 64 KiB held)
         self._replayed: _Memo[tuple[Any, ...], tuple[Usage, Decimal, Decimal]] = _Memo(1024)
-        self._answers: _Memo[tuple[Any, ...], Any] = _Memo(1024)
+        self._answers: _Memo[tuple[Any, ...], Any] = _Memo(256)
         self._now = clock or (lambda: datetime.now(timezone.utc))
 
     # -- planning (pure but for the classifier and the token counter) ---------------------------
@@ -297,6 +301,8 @@ class Engine:
 
     def cached_answer(self, entry: CacheEntry) -> Any:
         """A fresh response object for a cached entry: built once per entry, then copied."""
+        if not 0 < entry.size_bytes <= _ANSWER_BYTES:
+            return response_from_dict(thaw(entry.response))  # large (or unsized): built for this hit only
         identity = _identity(entry)
         built = self._answers.get(identity)
         if built is None:

@@ -84,6 +84,18 @@ def test_a_refreshed_entry_is_what_later_hits_serve(server, ledger, tmp_path, ba
     assert hit.costroute.cache_hit and hit.choices[0].message.content == "Answer BBBB"
 
 
+def test_a_large_cached_answer_is_served_whole_without_being_kept_twice(server, ledger) -> None:
+    long_answer = "word " * 20_000  # ~100 KB: past the size whose response object is kept
+    server.script("cheap", answer=long_answer)
+    with Client(_config(server), ledger=ledger) as client:
+        first = client.chat.completions.create(messages=EASY, temperature=0)
+        hits = [client.chat.completions.create(messages=EASY, temperature=0) for _ in range(2)]
+        kept = len(client._engine._answers._items)
+    assert all(h.costroute.cache_hit for h in hits) and hits[0] is not hits[1]
+    assert hits[1].choices[0].message.content == first.choices[0].message.content
+    assert kept == 0 and server.calls_for("cheap") == 1
+
+
 def test_only_deterministic_requests_are_cached(server, ledger) -> None:
     with Client(_config(server), ledger=ledger) as client:
         for _ in range(2):
