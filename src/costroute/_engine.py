@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from ._catalog import Catalog, ResolvedPolicy
-from ._errors import UnknownModelPriceError
+from ._errors import RequestValidationError, UnknownModelPriceError
 from ._frozen import thaw
 from ._types import RouteInfo
 from ._validate import validate_messages, validate_params, validate_tags
@@ -154,8 +154,15 @@ class Engine:
         cap = params.get("max_tokens") or params.get("max_completion_tokens")
         estimate = policy.config.output_tokens_estimate
         fmt = params.get("response_format")
+        try:
+            input_tokens = count_message_tokens(messages, tools=params.get("tools"), counter=default_counter())
+        except UNCANONICAL as exc:  # what cannot be counted cannot be sent either
+            raise RequestValidationError(
+                f"cannot be written as JSON for the provider ({type(exc).__name__}: {str(exc)[:120]})",
+                location="tools" if params.get("tools") else "messages",
+            ) from None
         return RequestNeeds(
-            input_tokens=count_message_tokens(messages, tools=params.get("tools"), counter=default_counter()),
+            input_tokens=input_tokens,
             output_tokens=min(estimate, cap) if cap else estimate,
             max_output_tokens=cap or policy.config.max_output_tokens,
             tools=bool(params.get("tools") or params.get("functions")),
@@ -376,7 +383,10 @@ def _prompt_hash(canonical: CanonicalRequest | None, messages: Sequence[Mapping[
     Made from the request's canonical form (shared with the cache key) when it has one."""
     if canonical is None:
         routed: Any = [messages, *(params.get(k) for k in _ROUTED)]
-        blob = json.dumps(routed, sort_keys=True, separators=(",", ":"), default=str)
+        try:
+            blob = json.dumps(routed, sort_keys=True, separators=(",", ":"), default=str)
+        except UNCANONICAL:  # no JSON form at all: a digest of its own, never shared by the memo
+            blob = os.urandom(16).hex()
     else:
         extra = {k: v for k in _ROUTED if (v := canonical.params.get(k)) is not None}
         blob = canonical.messages + "\n" + (json.dumps(extra, sort_keys=True, separators=(",", ":")) if extra else "")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from costroute import Client
+from costroute import Client, RequestValidationError
 
 MESSAGES = [{"role": "user", "content": "Give me JSON for Paris"}]
 
@@ -62,3 +62,15 @@ def test_a_request_without_a_canonical_form_still_routes(extra: Any) -> None:
     client = Client({**_config(), "cache": {"backend": "memory"}})
     decision = client.route(MESSAGES, extra_body=extra, temperature=0)
     assert decision.model == "openai/cheap"
+
+
+def test_tool_schemas_with_no_json_form_are_refused_before_any_call() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"maximum": 10**5000}}}]
+    with pytest.raises(RequestValidationError) as caught:
+        Client(_config()).route(MESSAGES, tools=tools)
+    assert caught.value.location == "tools" and "JSON" in str(caught.value)
+
+
+def test_tool_schemas_with_mixed_key_types_are_counted_and_routed() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"a": 1, 2: "x"}}}]
+    assert Client(_config()).route(MESSAGES, tools=tools).input_tokens > Client(_config()).route(MESSAGES).input_tokens

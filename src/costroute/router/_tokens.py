@@ -134,6 +134,14 @@ def image_parts(messages: Sequence[Mapping[str, Any]]) -> int:
     return sum(_text_of(m.get("content"))[1] for m in messages)
 
 
+def _json_text(value: Any) -> str:
+    """``value`` as the JSON a provider receives (keys sorted when they can be compared)."""
+    try:
+        return json.dumps(value, sort_keys=True, default=str)
+    except TypeError:  # keys of mixed types cannot be sorted; the provider gets them as given
+        return json.dumps(value, default=str)
+
+
 def count_message_tokens(
     messages: Sequence[Mapping[str, Any]],
     *,
@@ -151,7 +159,7 @@ def count_message_tokens(
             if isinstance(value, str):
                 total += counter.count(value)
         if message.get("tool_calls"):
-            total += counter.count(json.dumps(message["tool_calls"], sort_keys=True, default=str))
+            total += counter.count(_json_text(message["tool_calls"]))
     if tools:
-        total += counter.count(json.dumps(list(tools), sort_keys=True, default=str))
+        total += counter.count(_json_text(list(tools)))
     return total
