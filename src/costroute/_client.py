@@ -210,7 +210,7 @@ class AsyncClient(_Base):
         if cached is not None and (entry := await cached.alookup()):
             return _from_cache(engine, plan, entry, stream)
         if stream:
-            return AsyncStream(engine, plan, *await self._attempts(plan, self._open_stream), cache=cached)
+            return await AsyncStream(engine, plan, *await self._attempts(plan, self._open_stream), cache=cached).start()
         async with cached.cache.asingle_flight(cached.key) if cached else nullcontext():
             if cached is not None and (entry := await cached.alookup()):
                 return _from_cache(engine, plan, entry, stream)

@@ -301,7 +301,7 @@ class Engine:
         d = plan.decision
         return RouteInfo(
             request_id=plan.request_id, policy=plan.policy.name, difficulty=d.difficulty, label=d.label,
-            tier=d.tier if entry.model == d.model else self._tier_of(candidate.quality), model=entry.model,
+            tier=d.tier if entry.model == d.model else self._tier_of(entry.model_quality), model=entry.model,
             cost_usd=Decimal(0), baseline_cost_usd=baseline, cache_hit=True, attempts=0, pinned=d.pinned,
             latency_ms=latency, usage=usage, saved_usd=would_have, decision=d,
         )

@@ -1,8 +1,10 @@
 """Streamed answers: OpenAI-shaped chunks passed through, with the cost known once the stream ends.
 
-A stream is accounted for on every exit: completed with the provider's usage (``ok``), completed
-without usage (``estimated`` from the text seen), abandoned by the caller or cancelled
-(``cancelled``, estimated), or broken by the provider (``error``, estimated). Never $0.
+A stream is accounted for on every exit, including one closed, left or garbage-collected before
+its first chunk was read: with the provider's usage once it arrived (``ok``), completed without
+usage (``estimated`` from the text seen), abandoned by the caller or cancelled (``cancelled``,
+estimated), or broken by the provider (``error``, estimated). Never $0. A complete answer (every
+choice finished, usage seen) is cached even if the caller stops reading right after it.
 """
 
 from __future__ import annotations
@@ -34,9 +36,8 @@ class StreamState:
             self.usage = usage
         for choice in getattr(chunk, "choices", None) or ():
             delta = getattr(choice, "delta", None)
-            text = getattr(delta, "content", None) if delta is not None else None
-            if text:
-                self.parts.append(text)
+            if delta is not None:
+                self.parts.extend(_billed_text(delta))
             if getattr(choice, "finish_reason", None):
                 self.finish_reason = choice.finish_reason
 
@@ -46,10 +47,23 @@ class StreamState:
 
     def settle(self, engine: Engine, plan: Plan, model: str, attempt: int, started: float,
                *, ended: bool, error: BaseException | None) -> RouteInfo:
-        if ended and self.usage is not None:
+        if self.usage is not None:  # the provider's count arrived: the answer was delivered whole
             return engine.finish(plan, model, attempt, self.usage, started)
         status = "estimated" if ended else ("error" if isinstance(error, ProviderError) else "cancelled")
         return engine.finish_estimated(plan, model, attempt, self.text, started, status=status)
+
+
+def _billed_text(delta: Any) -> list[str]:
+    """Every generated text in a delta (answer, reasoning, refusal, tool-call names and
+    arguments): what an estimate counts when a stream ends before its usage."""
+    parts = [getattr(delta, name, None) for name in ("content", "reasoning_content", "refusal")]
+    for call in getattr(delta, "tool_calls", None) or ():
+        function = getattr(call, "function", None)
+        parts += [getattr(function, "name", None), getattr(function, "arguments", None)]
+    return [p for p in parts if isinstance(p, str) and p]
+
+
+_READY = object()  # what a stream's generator yields first, so its cleanup is armed from the start
 
 
 def _store_args(call: CacheCall, engine: Engine, acc: StreamAccumulator, info: RouteInfo) -> dict[str, Any]:
@@ -110,12 +124,14 @@ class Stream:
         self._hold = hold
         self._cache = cache
         self._chunks = self._run(engine, plan, *opened)
+        next(self._chunks)  # into the try: closing or dropping the stream now settles it
 
     def _run(self, engine: Engine, plan: Plan, model: str, chunks: Iterator[Any], attempt: int,
              started: float) -> Generator[Any, None, None]:
         state, ended, error = StreamState(), False, None
         acc = self._cache.accumulator() if self._cache else None
         try:
+            yield _READY
             for chunk in chunks:
                 state.add(chunk)
                 if acc is not None:
@@ -133,7 +149,7 @@ class Stream:
                 self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
                 if self._hold is not None:
                     self._hold.settle(self.costroute.cost_usd)
-                if self._cache is not None and acc is not None and ended and acc.complete:
+                if self._cache is not None and acc is not None and acc.complete:
                     args = _store_args(self._cache, engine, acc, self.costroute)
                     self._cache.cache.store(self._cache.request, **args)
             finally:
@@ -169,11 +185,18 @@ class AsyncStream:
         self._cache = cache
         self._chunks = self._run(engine, plan, *opened)
 
+    async def start(self) -> AsyncStream:
+        """Step into the generator's try, so closing or dropping the stream settles it (the
+        client does this before handing the stream out)."""
+        await self._chunks.__anext__()
+        return self
+
     async def _run(self, engine: Engine, plan: Plan, model: str, chunks: AsyncIterator[Any], attempt: int,
                    started: float) -> AsyncGenerator[Any, None]:
         state, ended, error = StreamState(), False, None
         acc = self._cache.accumulator() if self._cache else None
         try:
+            yield _READY
             async for chunk in chunks:
                 state.add(chunk)
                 if acc is not None:
@@ -191,7 +214,7 @@ class AsyncStream:
                 self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
                 if self._hold is not None:
                     await self._hold.asettle(self.costroute.cost_usd)
-                if self._cache is not None and acc is not None and ended and acc.complete:
+                if self._cache is not None and acc is not None and acc.complete:
                     await self._cache.cache.astore(
                         self._cache.request, **_store_args(self._cache, engine, acc, self.costroute))
             finally:

@@ -141,3 +141,21 @@ def test_property_a_truncated_stream_is_never_storable(
              if c.get("usage") or any(ch.get("finish_reason") for ch in c["choices"])]  # fmt: skip
     drop = data.draw(st.sampled_from(vital))
     assert _accumulate(chunks[:drop] + chunks[drop + 1 :], expected=n).response() is None
+
+
+def test_logprobs_survive_a_replay_and_a_stream_store() -> None:
+    response = make_response("hi")
+    tokens = [{"token": "hi", "logprob": -0.1, "bytes": [104, 105], "top_logprobs": []}]
+    response["choices"][0]["logprobs"] = {"content": tokens, "refusal": None}
+    acc = _accumulate(replay_chunks(_entry_for(response)))
+    rebuilt = acc.response()
+    assert rebuilt is not None and rebuilt["choices"][0]["logprobs"]["content"] == tokens
+
+
+def test_a_tool_call_only_answer_replays_with_null_content() -> None:
+    response = make_response("")
+    response["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+    first = replay_chunks(_entry_for(response))[0]["choices"][0]["delta"]
+    assert first == {"role": "assistant", "content": None}
+    assert replay_chunks(make_entry(text="hello"))[0]["choices"][0]["delta"]["content"] == ""

@@ -101,3 +101,71 @@ async def test_async_stream(server: FakeOpenAIServer, ledger) -> None:
     await client.aclose()
     assert _text(chunks).strip() == ANSWER
     assert stream.costroute.model == "openai/cheap-model" and not stream.costroute.estimated
+
+
+def _budgeted(server: FakeOpenAIServer, **extra: object) -> dict:
+    return {**_config(server), "budgets": [{"name": "daily", "limit_usd": 1, "period": "day"}], **extra}
+
+
+def _held(client) -> list:
+    return [(s.reserved, s.spent > 0) for s in client.budgets.snapshot()]
+
+
+@pytest.mark.parametrize("leave", ["close", "with", "drop"])
+def test_a_stream_left_before_its_first_chunk_is_accounted_for(server: FakeOpenAIServer, ledger, leave) -> None:
+    import gc
+
+    from costroute.spend import MemoryBudgetStore
+
+    server.script("cheap-model", answer=ANSWER)
+    with Client(_budgeted(server), ledger=ledger, budget_store=MemoryBudgetStore()) as client:
+        stream = client.chat.completions.create(messages=EASY, stream=True)
+        if leave == "close":
+            stream.close()
+        elif leave == "with":
+            with stream:
+                pass
+        else:
+            del stream
+            gc.collect()
+        held = _held(client)
+    assert [(r.status, r.estimated) for r in ledger.records()] == [("cancelled", True)]
+    assert ledger.records()[0].cost_usd > 0 and held == [(0, True)]  # hold released, estimate spent
+
+
+async def test_an_async_stream_closed_before_its_first_chunk_is_accounted_for(server: FakeOpenAIServer, ledger) -> None:
+    from costroute.spend import MemoryBudgetStore
+
+    server.script("cheap-model", answer=ANSWER)
+    async with AsyncClient(_budgeted(server), ledger=ledger, budget_store=MemoryBudgetStore()) as client:
+        stream = await client.chat.completions.create(messages=EASY, stream=True)
+        await stream.aclose()
+        held = _held(client)
+    assert stream.costroute is not None and [r.status for r in ledger.records()] == ["cancelled"]
+    assert held == [(0, True)]
+
+
+def test_a_stream_left_after_its_usage_is_priced_from_it_and_cached(server: FakeOpenAIServer, ledger) -> None:
+    server.script("cheap-model", answer=ANSWER)
+    with Client({**_config(server), "cache": {}}, ledger=ledger) as client:
+        with client.chat.completions.create(messages=EASY, stream=True, temperature=0) as stream:
+            for chunk in stream:
+                if getattr(chunk, "usage", None) is not None and chunk.usage.completion_tokens:
+                    break  # everything arrived; the caller stops before the stream says so
+        again = client.chat.completions.create(messages=EASY, temperature=0)
+    first = ledger.records()[0]
+    assert (first.status, first.estimated) == ("ok", False)
+    assert again.costroute.cache_hit and again.choices[0].message.content.strip() == ANSWER  # as streamed
+    assert server.calls_for("cheap-model") == 1
+
+
+def test_an_estimate_counts_reasoning_refusals_and_tool_calls() -> None:
+    from types import SimpleNamespace as NS
+
+    from costroute._streams import StreamState
+
+    call = NS(function=NS(name="get_weather", arguments='{"city": "Paris"}'))
+    delta = NS(content=None, reasoning_content="let me think", refusal=None, tool_calls=[call])
+    state = StreamState()
+    state.add(NS(usage=None, choices=[NS(delta=delta, finish_reason=None)]))
+    assert state.text == 'let me thinkget_weather{"city": "Paris"}'

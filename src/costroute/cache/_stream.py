@@ -48,7 +48,9 @@ def replay_chunks(entry: CacheEntry) -> list[dict[str, Any]]:
     for position, choice in enumerate(response.get("choices") or []):
         index = choice.get("index", position)
         message = choice.get("message") or {}
-        first: dict[str, Any] = {"role": message.get("role", "assistant"), "content": ""}
+        # as providers send it: "" opens a text answer, null one made only of tool calls
+        first: dict[str, Any] = {"role": message.get("role", "assistant"),
+                                 "content": None if message.get("content") is None else ""}
         chunks.append(chunk([{"index": index, "delta": first, "finish_reason": None}]))
         for name in ("reasoning_content", "content"):
             for piece in _split(message.get(name) or ""):
@@ -86,6 +88,7 @@ class _Choice:
     refusal: list[str] = field(default_factory=list)
     calls: dict[int, _Call] = field(default_factory=dict)
     finish_reason: str | None = None
+    logprobs: dict[str, list[Any]] = field(default_factory=dict)  # "content" / "refusal" token lists
 
 
 def _as_dict(chunk: Mapping[str, Any] | Any) -> Mapping[str, Any]:
@@ -146,6 +149,11 @@ class StreamAccumulator:
             function = _as_dict(call_delta.get("function") or {})
             call.name += str(function.get("name") or "")
             call.arguments += str(function.get("arguments") or "")
+        logprobs = raw.get("logprobs")
+        if logprobs:
+            for name, tokens in _as_dict(logprobs).items():
+                if isinstance(tokens, list):
+                    choice.logprobs.setdefault(name, []).extend(dict(_as_dict(t)) for t in tokens)
         if raw.get("finish_reason"):
             choice.finish_reason = str(raw["finish_reason"])
 
@@ -188,7 +196,10 @@ class StreamAccumulator:
                     }
                     for _, call in sorted(c.calls.items())
                 ]
-            choices.append({"index": index, "message": message, "finish_reason": c.finish_reason})
+            choice: dict[str, Any] = {"index": index, "message": message, "finish_reason": c.finish_reason}
+            if c.logprobs:
+                choice["logprobs"] = {name: list(tokens) for name, tokens in c.logprobs.items()}
+            choices.append(choice)
         return {
             "id": self._meta.get("id", ""),
             "object": "chat.completion",
