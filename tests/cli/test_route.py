@@ -106,3 +106,9 @@ def test_prompt_from_stdin(runner: CliRunner) -> None:
     result = runner.invoke(app, ["route", "-", "--json"], input=HARD)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["label"] != "easy"
+
+
+def test_an_error_naming_something_that_looks_like_markup_shows_it_as_written(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["route", EASY, "-m", "my[/x]model"])
+    assert result.exit_code == 1 and "my[/x]model" in result.output
+    assert "Traceback" not in result.output

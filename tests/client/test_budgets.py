@@ -153,9 +153,26 @@ def test_feedback_turns_traffic_into_training_data(server, tmp_path) -> None:
     client.feedback(second.request_id, 0.0)  # a later score replaces the earlier one
     with pytest.raises(RequestValidationError, match="score"):
         client.feedback(first.request_id, 1.5)
-    rows = {r["id"]: r for r in client.spend.outcomes()}
-    assert rows[first.request_id]["scores"] == {first.model: 1.0}
-    assert rows[second.request_id]["scores"] == {second.model: 0.0}
-    assert rows[first.request_id]["prompt"] == EASY[0]["content"]
+    rows = {r["prompt"]: r for r in client.spend.outcomes()}
+    assert rows[EASY[0]["content"]]["scores"] == {first.model: 1.0}
+    assert rows[HARD[0]["content"]]["scores"] == {second.model: 0.0}
     assert ledger.schema_version() == 2
+    ledger.close()
+
+
+def test_feedback_on_one_prompt_from_two_models_makes_one_training_row(server, tmp_path) -> None:
+    from costroute.evaluation import auto_pair
+    from costroute.evaluation._data import parse_outcome
+    from costroute.spend import SQLiteLedger
+
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite3", store_prompts=True)
+    client = Client(_config(server), ledger=ledger)
+    models = [m["name"] for m in _config(server)["models"]][:2]
+    for model, score in zip(models, (0.0, 1.0), strict=True):
+        for _ in range(2):  # two answers from the same model: its mean is kept
+            client.feedback(client.chat.completions.create(messages=HARD, model=model).costroute.request_id, score)
+    [row] = client.spend.outcomes()
+    assert row["scores"] == dict(zip(models, (0.0, 1.0), strict=True))
+    outcome = parse_outcome(row, "ledger")
+    assert set(auto_pair([outcome, outcome])) == set(models)
     ledger.close()

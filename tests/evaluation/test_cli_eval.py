@@ -26,6 +26,11 @@ def app() -> typer.Typer:
 runner = CliRunner()
 
 
+def said(result) -> str:
+    """The command's output with the console's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
 def test_registers_three_commands(app: typer.Typer) -> None:
     names = {c.name for c in app.registered_commands}
     assert names == {"eval", "calibrate", "train"}
@@ -80,32 +85,51 @@ def test_plot_without_matplotlib_names_the_extra(app: typer.Typer, outcome_file:
     assert "costroute[plot]" in result.output
 
 
-def test_calibrate_writes_config(app: typer.Typer, outcome_file: Path, tmp_path: Path) -> None:
+def _calibrate(app: typer.Typer, outcome_file: Path, out: Path, *extra: str, target: str = "quality=0.95"):
+    args = ["calibrate", str(outcome_file), "--target", target, "-o", str(out), "--strong", STRONG, "--weak", WEAK,
+            "--classifier", "heuristic", *extra]
+    return runner.invoke(app, args)
+
+
+@pytest.mark.parametrize("target", ["quality=0.95", "quality=0.99", "premium-share=0.3"])
+def test_calibrate_writes_a_config_that_loads_routes_and_meets_its_target(
+    app: typer.Typer, outcome_file: Path, prices_file: Path, tmp_path: Path, target: str
+) -> None:
+    from costroute import Client
+    from costroute.evaluation import load_outcomes
+
     out = tmp_path / "policy.yaml"
-    result = runner.invoke(
-        app,
-        [
-            "calibrate",
-            str(outcome_file),
-            "--target",
-            "quality=0.95",
-            "-o",
-            str(out),
-            "--strong",
-            STRONG,
-            "--weak",
-            WEAK,
-            "--classifier",
-            "heuristic",
-        ],
-    )
+    result = _calibrate(app, outcome_file, out, "--prices", str(prices_file), target=target)
     assert result.exit_code == 0, result.output
     config = yaml.safe_load(out.read_text())
-    assert set(config) == {"models", "tiers", "policies"}
-    assert 0.0 <= config["policies"]["default"]["thresholds"]["premium"] <= 1.0
-    assert out.read_text().startswith("# costroute calibrate")
+    assert set(config) == {"models", "tiers", "policies"} and out.read_text().startswith("# costroute calibrate")
+    assert all("price" in m for m in config["models"])
+    client = Client({**config, "ledger": {"backend": "memory"}})
+    outcomes = load_outcomes(outcome_file)
+    routed = [client.route(list(o.messages)).model for o in outcomes]
+    assert {STRONG, WEAK} >= set(routed) and len(set(routed)) >= 1
+    quality = sum(o.scores[m] for o, m in zip(outcomes, routed, strict=True)) / len(outcomes)
+    strong = sum(o.scores[STRONG] for o in outcomes) / len(outcomes)
+    kind, value = target.split("=")
+    if kind == "quality":  # the written config, re-scored on the same data, meets the goal
+        assert quality >= float(value) * strong - 1e-12
+    else:
+        assert routed.count(STRONG) / len(routed) <= float(value) + 1e-12
+
+
+def test_calibrate_refuses_to_write_a_config_that_cannot_route(
+    app: typer.Typer, outcome_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "policy.yaml"
+    result = _calibrate(app, outcome_file, out)
+    assert result.exit_code == 2 and "--prices" in said(result) and not out.exists()
     bad = runner.invoke(app, ["calibrate", str(outcome_file), "--target", "x=1", "-o", str(out)])
     assert bad.exit_code == 2
+    same = runner.invoke(app, ["calibrate", str(outcome_file), "--target", "quality=0.9", "-o", str(out),
+                               "--strong", WEAK, "--weak", WEAK])
+    assert same.exit_code == 2 and "two different models" in said(same)
+    nowhere = _calibrate(app, outcome_file, tmp_path / "missing" / "p.yaml")
+    assert nowhere.exit_code == 2 and "does not exist" in said(nowhere)
 
 
 def test_train_writes_loadable_weights(app: typer.Typer, outcome_file: Path, tmp_path: Path) -> None:
@@ -119,3 +143,48 @@ def test_train_writes_loadable_weights(app: typer.Typer, outcome_file: Path, tmp
     assert "mine" in evaluated.output
     bad = runner.invoke(app, ["train", str(outcome_file), "-o", str(out), "--dim", "1000"])
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--alpha", "0"], "--alpha"),
+        (["--alpha", "-1"], "--alpha"),
+        (["-o", "{tmp}/missing/m.json.gz"], "does not exist"),
+        (["-o", "{tmp}"], "directory"),
+    ],
+)
+def test_train_refuses_bad_settings_before_training(
+    app: typer.Typer, outcome_file: Path, tmp_path: Path, args: list[str], words: str
+) -> None:
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "m.json.gz")]
+    result = runner.invoke(app, ["train", str(outcome_file), *args])
+    assert result.exit_code == 2 and words in said(result)
+    assert isinstance(result.exception, SystemExit)  # a clean exit, not a traceback
+
+
+def test_train_needs_enough_prompts(app: typer.Typer, outcome_file: Path, tmp_path: Path) -> None:
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join(outcome_file.read_text().splitlines(keepends=True)[:3]))
+    result = runner.invoke(app, ["train", str(few), "-o", str(tmp_path / "m.json.gz")])
+    assert result.exit_code == 2 and "at least" in said(result) and not (tmp_path / "m.json.gz").exists()
+
+
+def test_eval_names_missing_costs_and_prices(app: typer.Typer, outcome_file: Path, tmp_path: Path) -> None:
+    import json
+
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({STRONG: {"input_per_mtok": 1, "output_per_mtok": 2}}))
+    result = runner.invoke(app, ["eval", str(outcome_file), "--classifier", "heuristic", "--prices", str(one)])
+    assert result.exit_code == 2 and "no price for" in said(result) and WEAK in said(result)
+
+
+def test_eval_warns_when_the_classifier_was_trained_on_the_file(app: typer.Typer, tmp_path: Path) -> None:
+    from .conftest import outcome_rows, write_jsonl
+
+    data = write_jsonl(tmp_path / "routellm-mmlu.jsonl", outcome_rows())  # a file the default was trained on
+    result = runner.invoke(app, ["eval", str(data), "--strong", STRONG, "--weak", WEAK])
+    assert result.exit_code == 0, result.output
+    assert "in-sample" in said(result)

@@ -98,8 +98,30 @@ def test_spend_bad_group(app: typer.Typer, files: tuple[Path, Path]) -> None:
 
 
 def test_spend_empty(app: typer.Typer, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["spend", "--ledger", str(tmp_path / "new.sqlite3")])
+    SQLiteLedger(tmp_path / "empty.sqlite3").close()
+    result = CliRunner().invoke(app, ["spend", "--ledger", str(tmp_path / "empty.sqlite3")])
     assert result.exit_code == 0 and "no spend recorded" in result.output
+
+
+def test_spend_on_a_mistyped_ledger_path_is_an_error_and_creates_nothing(app: typer.Typer, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "ledger.sqlite3"
+    result = CliRunner().invoke(app, ["spend", "--ledger", str(missing)])
+    assert result.exit_code == 1 and "no ledger file" in " ".join(result.output.split())
+    assert not missing.parent.exists()
+
+
+def test_spend_since_too_far_back_is_a_clean_error(app: typer.Typer, files: tuple[Path, Path]) -> None:
+    result = CliRunner().invoke(app, ["spend", "--ledger", str(files[0]), "--since", "99999999d"])
+    assert result.exit_code == 2 and "before year 1" in " ".join(result.output.split())
+
+
+def test_names_that_look_like_markup_are_shown_as_written(app: typer.Typer, tmp_path: Path) -> None:
+    path = tmp_path / "marks.sqlite3"
+    SQLiteLedger(path).append_many([make_record(1, ts=NOW, model="m[/x]", tags={"team": "[bold]a[/]"})])
+    for by in ("model", "tag:team"):
+        result = CliRunner().invoke(app, ["spend", "--ledger", str(path), "--by", by])
+        assert result.exit_code == 0, result.output
+    assert "[bold]a[/]" in result.output
 
 
 def test_budget(app: typer.Typer, files: tuple[Path, Path], tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 __all__ = ["emit_json", "errors_as_messages", "money", "stderr", "stdout"]
 
@@ -64,5 +65,5 @@ def errors_as_messages() -> Iterator[None]:
     try:
         yield
     except CostrouteError as exc:
-        stderr().print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+        stderr().print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from costroute._errors import CostrouteError
@@ -60,16 +61,38 @@ def _scores(outcomes: Sequence[Outcome], classifier: str) -> tuple[str, list[flo
     return clf.name, [clf.classify(o.messages).score for o in outcomes]
 
 
-def _pair(outcomes: Sequence[Outcome], strong: str | None, weak: str | None) -> tuple[str, str]:
-    auto_strong, auto_weak = auto_pair(outcomes)
+def _trained_on(classifier: str) -> set[str]:
+    """The names of the files a learned classifier was trained on (from its weights' metadata)."""
+    from costroute.router import load_classifier
+
+    metadata = getattr(load_classifier(classifier), "metadata", None) or {}
+    return {str(s.get("name")) for s in metadata.get("sets", []) if isinstance(s, Mapping)}
+
+
+def _pair(path: Path, outcomes: Sequence[Outcome], strong: str | None, weak: str | None) -> tuple[str, str]:
+    try:
+        auto_strong, auto_weak = auto_pair(outcomes)
+    except CostrouteError as exc:
+        raise CostrouteError(f"{path}: {exc}") from None
     s, w = strong or auto_strong, weak or auto_weak
     if s == w and strong is None:
         s = auto_weak if w == auto_strong else auto_strong
+    if s == w:
+        raise CostrouteError(f"--strong and --weak must be two different models, both are {s!r}")
     models = common_models(outcomes)
     for m in (s, w):
         if m not in models:
-            raise CostrouteError(f"model {m!r} is not scored on every prompt; known: {models}")
+            raise CostrouteError(f"{path}: model {m!r} is not scored on every prompt; known: {models}")
     return s, w
+
+
+def _writable(path: Path) -> Path:
+    """``path`` if a file can be written there; checked before any long work."""
+    if path.is_dir():
+        raise CostrouteError(f"{path}: is a directory, not a file to write")
+    if not path.parent.is_dir():
+        raise CostrouteError(f"{path}: the directory {path.parent} does not exist")
+    return path
 
 
 def _pct(x: float | None) -> str:
@@ -81,7 +104,7 @@ def _pair_table(title: str, reports: Mapping[str, PairReport]) -> Table:
     for col in ("router", "APGR", "CPT(50%)", "CPT(80%)", "C95"):
         table.add_column(col, justify="left" if col == "router" else "right")
     for name, r in reports.items():
-        table.add_row(name, f"{r.apgr:.3f}", _pct(r.cpt50), _pct(r.cpt80), _pct(r.c95))
+        table.add_row(escape(name), f"{r.apgr:.3f}", _pct(r.cpt50), _pct(r.cpt80), _pct(r.c95))
     return table
 
 
@@ -93,16 +116,33 @@ def _load_prices(path: Path) -> dict[str, tuple[float, float]]:
         raise CostrouteError(f"{path}: expected {{model: {{input_per_mtok, output_per_mtok}}}} ({exc!r})") from exc
 
 
-def _costs(outcomes: Sequence[Outcome], prices: Path | None, output_tokens: int) -> list[dict[str, float]] | None:
+def _costs(
+    path: Path, outcomes: Sequence[Outcome], prices: Path | None, output_tokens: int
+) -> list[dict[str, float]] | None:
+    """Per-prompt $ per model: the data's ``costs_usd`` when every row has them, else priced from
+    ``prices``. Every model scored on every prompt must have a cost."""
+    models = common_models(outcomes)
     if all(o.costs_usd for o in outcomes):
-        return [dict(o.costs_usd) for o in outcomes]
+        for o in outcomes:
+            missing = [m for m in models if m not in o.costs_usd]
+            if missing:
+                raise CostrouteError(f"{path}: prompt {o.id!r} has `costs_usd` without {', '.join(missing)}")
+        return [{m: o.costs_usd[m] for m in models} for o in outcomes]
     if prices is None:
         return None
     from costroute.router._tokens import default_counter
 
+    table = _load_prices(prices)
+    missing = [m for m in models if m not in table]
+    if missing:
+        raise CostrouteError(f"{prices}: no price for {', '.join(missing)} (scored in {path})")
     counter = default_counter("cl100k_base")
-    table = {m: p for m, p in _load_prices(prices).items() if m in outcomes[0].scores}
-    return price_prompts([o.text for o in outcomes], table, output_tokens=output_tokens, count_tokens=counter.count)
+    return price_prompts([o.text for o in outcomes], {m: table[m] for m in models}, output_tokens=output_tokens,
+                         count_tokens=counter.count)
+
+
+def _share(cost: float, of: float) -> str:
+    return f"{cost / of:.0%}" if of > 0 else "n/a"
 
 
 def _multi_table(
@@ -119,14 +159,14 @@ def _multi_table(
     for col in ("policy", "$/1k prompts", "quality", "vs best single"):
         table.add_column(col, justify="left" if col == "policy" else "right")
     for p in sorted(singles.values(), key=lambda p: p.cost):
-        table.add_row(p.label, f"{p.cost * 1e3:.4f}", f"{p.quality:.3f}", f"{p.cost / best.cost:.0%}")
+        table.add_row(escape(p.label), f"{p.cost * 1e3:.4f}", f"{p.quality:.3f}", _share(p.cost, best.cost))
     at = cost_at_quality(points, best.quality)
     if at is not None:
         table.add_row(
             "[bold]difficulty policy @ best quality[/bold]",
             f"{at.cost * 1e3:.4f}",
             f"{at.quality:.3f}",
-            f"[bold]{at.cost / best.cost:.0%}[/bold]",
+            f"[bold]{_share(at.cost, best.cost)}[/bold]",
         )
     else:
         table.add_row("difficulty policy @ best quality", "not reached", "", "")
@@ -136,14 +176,14 @@ def _multi_table(
         "mix single models @ best quality",
         "n/a" if mix is None else f"{mix * 1e3:.4f}",
         f"{best.quality:.3f}",
-        "n/a" if mix is None else f"{mix / best.cost:.0%}",
+        "n/a" if mix is None else _share(mix, best.cost),
     )
     oracle = oracle_point(quals, costs)
     table.add_row(
         "oracle (cheapest best model)",
         f"{oracle.cost * 1e3:.4f}",
         f"{oracle.quality:.3f}",
-        f"{oracle.cost / best.cost:.0%}",
+        _share(oracle.cost, best.cost),
     )
     return table, frontier, hull, singles
 
@@ -198,24 +238,35 @@ def eval_cmd(
     cost-quality curve of the difficulty policy when prices are known."""
     try:
         outcomes = load_outcomes(data)
-        s, w = _pair(outcomes, strong, weak)
+        s, w = _pair(data, outcomes, strong, weak)
         name, scores = _scores(outcomes, classifier)
-        costs = _costs(outcomes, prices, output_tokens)
+        trained_on = _trained_on(classifier)
+        costs = _costs(data, outcomes, prices, output_tokens)
+        if plot is not None:
+            _writable(plot)
     except CostrouteError as exc:
         raise _fail(exc) from exc
     st = [o.scores[s] for o in outcomes]
     wk = [o.scores[w] for o in outcomes]
+    baselines = ("random", "prompt length", "oracle (hindsight)")
+    label = f"{name} (classifier)" if name in baselines else name
     reports = {
         "random": evaluate_pair(random_scores(len(outcomes)), st, wk),
         "prompt length": evaluate_pair(length_scores([o.text for o in outcomes]), st, wk),
-        name: evaluate_pair(scores, st, wk),
+        label: evaluate_pair(scores, st, wk),
         "oracle (hindsight)": evaluate_pair(oracle_scores(st, wk), st, wk),
     }
-    r = reports[name]
+    r = reports[label]
     _console.print(
-        f"{len(outcomes)} prompts; strong [bold]{s}[/bold] {r.strong_quality:.3f}, "
-        f"weak [bold]{w}[/bold] {r.weak_quality:.3f}"
+        f"{len(outcomes)} prompts; strong [bold]{escape(s)}[/bold] {r.strong_quality:.3f}, "
+        f"weak [bold]{escape(w)}[/bold] {r.weak_quality:.3f}"
     )
+    if data.name in trained_on:
+        _console.print(
+            f"warning: {name} was trained on {data.name}, so these figures are in-sample (optimistic); "
+            "for honest ones, cross-fit: see benchmarks/bench_classifier.py or train on a split",
+            style="yellow", markup=False, highlight=False,
+        )
     _console.print(_pair_table("Strong/weak routing", reports))
     multi = None
     if costs is not None:
@@ -233,19 +284,27 @@ def calibrate_cmd(
     strong: StrongOpt = None,
     weak: WeakOpt = None,
     classifier: ClassifierOpt = "default",
+    prices: Annotated[
+        Path | None, typer.Option("--prices", help="$ per million tokens per model (JSON), written into the config.")
+    ] = None,
 ) -> None:
     """Pick the premium threshold for a goal and write it, with each model's measured
-    quality, as a costroute config fragment."""
+    quality (and price, with --prices), as a costroute config that loads as written."""
     import yaml
 
     try:
         goal = parse_goal(target)
+        _writable(output)
         outcomes = load_outcomes(data)
-        s, w = _pair(outcomes, strong, weak)
+        s, w = _pair(data, outcomes, strong, weak)
         name, scores = _scores(outcomes, classifier)
+        table = _load_prices(prices) if prices is not None else None
+        if Path(classifier).is_file():  # a weights file: written so the config works from anywhere
+            classifier = str(Path(classifier).resolve())
+        result = calibrate(outcomes, scores, strong=s, weak=w, goal=goal, classifier=classifier, prices=table)
+        _check_loads(result.config, prices)
     except CostrouteError as exc:
         raise _fail(exc) from exc
-    result = calibrate(outcomes, scores, strong=s, weak=w, goal=goal, classifier=classifier)
     header = (
         f"# costroute calibrate {data.name} --target {target} (classifier {name})\n"
         f"# premium threshold {result.threshold:.4f}: {result.premium_share:.1%} premium calls,"
@@ -253,17 +312,34 @@ def calibrate_cmd(
         f" weak {result.weak_quality:.4f}) on {len(outcomes)} prompts\n"
     )
     output.write_text(header + yaml.safe_dump(result.config, sort_keys=False), encoding="utf-8")
-    table = Table(title=f"Calibrated for {target}")
+    table_out = Table(title=f"Calibrated for {escape(target)}")
     for col in ("threshold", "premium calls", "quality", "of strong"):
-        table.add_column(col, justify="right")
-    table.add_row(
+        table_out.add_column(col, justify="right")
+    table_out.add_row(
         f"{result.threshold:.4f}",
         f"{result.premium_share:.1%}",
         f"{result.quality:.4f}",
         f"{result.quality / result.strong_quality:.1%}" if result.strong_quality else "n/a",
     )
-    _console.print(table)
-    _console.print(f"wrote {output}")
+    _console.print(table_out)
+    _console.print(f"wrote {escape(str(output))}")
+
+
+def _check_loads(config: Mapping[str, Any], prices: Path | None) -> None:
+    """Refuse to write a config costroute would reject, or one whose models cannot be routed to
+    because nothing prices them."""
+    from costroute._catalog import Catalog
+    from costroute.policies import load_config
+
+    hint = (f"; {prices} must price every model" if prices is not None
+            else "; pass --prices FILE with {model: {input_per_mtok, output_per_mtok}} for every model")
+    try:
+        catalog = Catalog(load_config(dict(config)))
+    except CostrouteError as exc:
+        raise CostrouteError(f"the calibrated config would not load ({exc}){hint}; nothing written") from None
+    unpriced = [m["name"] for m in config["models"] if catalog.candidate(m["name"]).sheet is None]
+    if unpriced:
+        raise CostrouteError(f"no price is known for {', '.join(unpriced)}{hint}; nothing written")
 
 
 def train_cmd(
@@ -283,22 +359,38 @@ def train_cmd(
 
     if dim < 0 or (dim and dim & (dim - 1)):
         raise _fail(CostrouteError(f"--dim must be 0 or a power of two, got {dim}"))
+    if not alpha > 0 or alpha == float("inf"):
+        raise _fail(CostrouteError(f"--alpha must be a positive number, got {alpha}"))
     try:
+        _writable(output)
         sets = []
         table = Table(title="Training sets")
         for col in ("file", "prompts", "strong", "weak"):
             table.add_column(col)
         for path in data:
             outcomes = load_outcomes(path)
-            s, w = _pair(outcomes, strong, weak)
+            s, w = _pair(path, outcomes, strong, weak)
             sets.append(TrainingSet(outcomes, s, w, name=path.name))
             table.add_row(path.name, str(len(outcomes)), s, w)
         _console.print(table)
+        total = sum(len(t.outcomes) for t in sets)
+        if total < _MIN_TRAINING_PROMPTS:
+            raise CostrouteError(f"need at least {_MIN_TRAINING_PROMPTS} prompts to train, got {total}")
         payload: dict[str, Any] = fit_payload(sets, name=name, alpha=alpha, dim=dim)
-        save_payload(payload, output)
+        try:
+            save_payload(payload, output)
+        except ValueError:
+            raise CostrouteError(
+                "the fit gave weights that are not finite numbers (try a larger --alpha or more prompts); "
+                "nothing was written"
+            ) from None
     except CostrouteError as exc:
         raise _fail(exc) from exc
-    _console.print(f"wrote {output} ({output.stat().st_size / 1e6:.2f} MB)")
+    _console.print(f"wrote {escape(str(output))} ({output.stat().st_size / 1e6:.2f} MB)")
+
+
+#: Fewer prompts than this cannot be cross-fitted for calibration (5 folds) or learn anything.
+_MIN_TRAINING_PROMPTS = 20
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from ._console import emit_json, errors_as_messages, money, stderr, stdout
 
@@ -100,8 +101,8 @@ def _render(explained: Mapping[str, Any]) -> None:
     styles = {"chosen": "bold green", "rejected": "red"}
     for i, c in enumerate(explained["candidates"], 1):
         style = styles.get(c["status"], "")
-        table.add_row(str(i), c["model"], f"{c['quality']:.2f}", money(c["est_cost_usd"]), c["status"],
-                      c["reason"] or "", style=style)
+        table.add_row(str(i), escape(c["model"]), f"{c['quality']:.2f}", money(c["est_cost_usd"]), c["status"],
+                      escape(c["reason"] or ""), style=style)
     out.print(table)
     signals = sorted(((k, v) for k, v in explained["signals"].items() if abs(v) > 1e-9), key=lambda kv: -abs(kv[1]))
     if signals:

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
+from .._errors import CostrouteError
 from ._console import emit_json, errors_as_messages, money, stdout
 
 if TYPE_CHECKING:
@@ -47,7 +49,10 @@ def parse_when(text: str, *, now: datetime) -> datetime:
     """``7d``, ``12h``, ``30m``, ``2w`` before ``now``, or an ISO date/time (UTC if no zone)."""
     m = _RELATIVE.match(text.strip())
     if m:
-        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        except OverflowError:
+            raise typer.BadParameter(f"{text!r} reaches back before year 1") from None
     try:
         at = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -87,6 +92,8 @@ def _open_ledger(ledger_path: Path | None, config: Path | None) -> Ledger:
     from ..spend import SQLiteLedger, ledger_from_config
 
     if ledger_path is not None:
+        if not ledger_path.is_file():  # reading must not create an empty ledger at a mistyped path
+            raise CostrouteError(f"{ledger_path}: no ledger file there")
         return SQLiteLedger(ledger_path)
     return ledger_from_config(_config(config).ledger)
 
@@ -141,7 +148,7 @@ def _spend_table(rows: Sequence[SummaryRow], group_by: Sequence[str]) -> None:
     for _, title in _COLUMNS:
         table.add_column(title, justify="right")
     for row in rows:
-        cells = [row.group.get(name, "") or "-" for name in group_by]
+        cells = [escape(row.group.get(name, "") or "-") for name in group_by]
         for attr, _ in _COLUMNS:
             value = getattr(row, attr)
             cells.append(money(value) if isinstance(value, Decimal) else f"{value:,}")
@@ -231,7 +238,7 @@ def budget(
             "limit", "spent", "reserved", "remaining") else "left")
     for s in states:
         table.add_row(
-            s.budget, s.scope_key, s.action, money(s.limit, 2), money(s.spent, 4),
+            escape(s.budget), escape(s.scope_key), s.action, money(s.limit, 2), money(s.spent, 4),
             money(s.reserved, 4), money(s.remaining, 4),
             s.resets_at.strftime("%Y-%m-%d %H:%M UTC") if s.resets_at else "never",
         )

@@ -12,7 +12,7 @@ mapping in costroute's config schema (``models``, ``tiers``, ``policies``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,8 +94,10 @@ def calibrate(
     weak: str,
     goal: Goal,
     classifier: str = "default",
+    prices: Mapping[str, tuple[float, float]] | None = None,
 ) -> Calibration:
-    """Choose the premium threshold on ``difficulty`` (one score per outcome) for ``goal``."""
+    """Choose the premium threshold on ``difficulty`` (one score per outcome) for ``goal``.
+    ``prices`` ($ per million input/output tokens per model) are written into the config."""
     if len(outcomes) != len(difficulty) or not outcomes:
         raise ValueError("need one difficulty per outcome, and at least one outcome")
     s = [o.scores[strong] for o in outcomes]
@@ -112,16 +114,20 @@ def calibrate(
     threshold = 1.0 if threshold == float("inf") else min(1.0, max(0.0, threshold))
     qualities = model_qualities(outcomes)
     premium_floor = round(qualities[strong], 3)
+    models: list[dict[str, Any]] = []
+    for name in (strong, weak):
+        model: dict[str, Any] = {"name": name, "quality": round(qualities[name], 3)}
+        if prices is not None and name in prices:
+            model["price"] = {"input_per_mtok": prices[name][0], "output_per_mtok": prices[name][1]}
+        models.append(model)
     config = {
-        "models": [
-            {"name": strong, "quality": round(qualities[strong], 3)},
-            {"name": weak, "quality": round(qualities[weak], 3)},
-        ],
+        "models": models,
         "tiers": {"economy": 0.0, "premium": premium_floor},
         "policies": {
             "default": {
                 "classifier": classifier,
-                "thresholds": {"economy": 0.0, "premium": round(threshold, 6)},
+                # full precision: rounding could move the boundary prompt to the other side
+                "thresholds": {"economy": 0.0, "premium": threshold},
             }
         },
     }

@@ -48,7 +48,14 @@ class Outcome:
         """The prompt's text (every message's string content, joined)."""
         if isinstance(self.prompt, str):
             return self.prompt
-        return "\n".join(str(m.get("content") or "") for m in self.prompt)
+        return "\n".join(_content_text(m.get("content")) for m in self.prompt)
+
+
+def _content_text(content: Any) -> str:
+    """A message's text: the string, or the text parts of a list of parts."""
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text") or "") for p in content if isinstance(p, Mapping))
+    return "" if content is None else str(content)
 
 
 def _number_map(value: Any, key: str, where: str, *, unit: bool) -> dict[str, float]:
@@ -137,7 +144,10 @@ def auto_pair(outcomes: Sequence[Outcome]) -> tuple[str, str]:
     weak side)."""
     models = common_models(outcomes)
     if len(models) < 2:
-        raise ConfigError("need at least two models scored on every prompt")
+        raise ConfigError(
+            "need at least two models scored on every prompt (one model's scores, such as feedback on "
+            "the answers it gave, cannot tell which prompts need the stronger one)"
+        )
     mean = {m: sum(o.scores[m] for o in outcomes) / len(outcomes) for m in models}
     strong = max(models, key=lambda m: (mean[m], m))
     rest = [m for m in models if m != strong and mean[m] >= 0.75 * mean[strong]]

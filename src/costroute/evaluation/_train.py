@@ -362,7 +362,8 @@ def _vocab_fields(grams: Sequence[Gram], coef: Any, kept: Any) -> dict[str, str]
 
 
 def save_payload(payload: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write a weights document as gzipped JSON (byte-for-byte reproducible)."""
-    data = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    """Write a weights document as gzipped JSON (byte-for-byte reproducible). Refuses a
+    document holding NaN or infinity (a degenerate fit) with a ``ValueError``."""
+    data = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
     with open(path, "wb") as fh:
         fh.write(gzip.compress(data, compresslevel=9, mtime=0))

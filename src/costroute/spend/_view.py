@@ -77,13 +77,20 @@ class SpendView:
 
     def outcomes(self, *, since: datetime | None = None, until: datetime | None = None) -> list[dict[str, object]]:
         """Answered requests with feedback, as routing-outcome rows (``costroute train`` input):
-        ``{"id", "source", "prompt", "scores": {model: score}}``. Needs ``store_prompts: true``."""
-        scores = self.ledger.feedback()
+        ``{"id", "source", "prompt", "scores": {model: score}}``, one row per distinct prompt
+        (its ``prompt_hash``), with each model's mean score on it. Training needs prompts scored
+        for two models or more: answer a sample of prompts with two models (e.g. pinned with
+        ``model=``) and give feedback on both. Needs ``store_prompts: true``."""
+        feedback = self.ledger.feedback()
         rows: dict[str, dict[str, object]] = {}
+        given: dict[str, dict[str, list[float]]] = {}
         for r in self.records(since=since, until=until):
-            if r.request_id in scores and r.prompt_text and r.status in ("ok", "estimated", "cache_hit"):
-                rows[r.request_id] = {"id": r.request_id, "source": "costroute/ledger", "prompt": r.prompt_text,
-                                      "scores": {r.model: scores[r.request_id]}}
+            if r.request_id in feedback and r.prompt_text and r.status in ("ok", "estimated", "cache_hit"):
+                key = r.prompt_hash or r.request_id
+                rows.setdefault(key, {"id": key, "source": "costroute/ledger", "prompt": r.prompt_text})
+                given.setdefault(key, {}).setdefault(r.model, []).append(feedback[r.request_id])
+        for key, row in rows.items():
+            row["scores"] = {model: sum(v) / len(v) for model, v in sorted(given[key].items())}
         return list(rows.values())
 
 
