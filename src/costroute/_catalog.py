@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ._errors import ConfigError, RequestValidationError
 from .policies import CostrouteConfig, ModelConfig, PolicyConfig, known_quality
-from .pricing._registry import PriceRegistry
+from .pricing._registry import PriceRegistry, provider_prefix
 from .pricing._sheet import ModelInfo, PriceSheet
 from .router import Classifier, load_classifier
 from .router._select import Candidate, default_thresholds
@@ -53,6 +53,7 @@ class Catalog:
         self.config = config
         self.registry = registry or _registry_for(config)
         self._specs = {m.name: m for m in config.models}
+        self._aliases = {self.registry.canonical(m.name): m.name for m in config.models}
         self._candidates: dict[str, Candidate] = {}
         self._lock = threading.Lock()
         pool = tuple(self.candidate(m.name) for m in config.models)
@@ -65,6 +66,13 @@ class Catalog:
 
     def model_config(self, model: str) -> ModelConfig | None:
         return self._specs.get(model)
+
+    def resolve(self, model: str) -> str:
+        """The configured name of ``model`` when it is another spelling of a configured model
+        (``gpt-4o`` for ``openai/gpt-4o``), so its key, base URL and settings apply; else ``model``."""
+        if model in self._specs:
+            return model
+        return self._aliases.get(self.registry.canonical(model), model)
 
     def candidate(self, model: str) -> Candidate:
         found = self._candidates.get(model)
@@ -112,10 +120,12 @@ class Catalog:
         members = tuple(
             c for c in pool
             if (policy.models is None or c.name in policy.models)
-            and (policy.providers is None or c.provider in policy.providers)
+            and (policy.providers is None or _provider_allowed(c.provider, policy.providers))
         )
         if not members:
-            raise ConfigError(f"{where}: no model of `models` is allowed by this policy",
+            filters = [f for f, v in (("models", policy.models), ("providers", policy.providers)) if v is not None]
+            detail = f" (check `{where}.{'` and `'.join(filters)}`)" if filters else ""
+            raise ConfigError(f"{where}: no model of `models` is allowed by this policy{detail}",
                               problems=[(where, "empty model pool")])
         baseline_model = policy.baseline or _strongest(members)
         baseline = self.candidate(baseline_model).sheet
@@ -131,6 +141,13 @@ class Catalog:
             message = f"cannot load classifier {policy.classifier!r}: {exc}"
             raise ConfigError(f"{where}.classifier: {message}", problems=[(f"{where}.classifier", message)]) from exc
         return ResolvedPolicy(name, policy, members, thresholds, classifier, baseline_model, baseline)
+
+
+def _provider_allowed(provider: str, allowed: list[str] | tuple[str, ...]) -> bool:
+    """``provider`` as litellm names it (``vertex_ai-language-models``) or by its model-name
+    prefix (``vertex_ai``), case-insensitively."""
+    names = {provider.lower(), provider_prefix(provider)}
+    return any(a.lower() in names for a in allowed)
 
 
 def _strongest(pool: tuple[Candidate, ...]) -> str:

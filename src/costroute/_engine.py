@@ -111,7 +111,7 @@ class Engine:
         tags = Tags(validate_tags(kwargs.get("tags")))
         policy = self.catalog.policy(kwargs.get("policy") or "default")
         model = kwargs.get("model")
-        pinned = str(model) if model and model != "auto" else None
+        pinned = self.catalog.resolve(str(model)) if model and model != "auto" else None
         try:
             canonical: CanonicalRequest | None = canonicalize({"messages": messages, **params})
         except UNCANONICAL:
@@ -121,7 +121,7 @@ class Engine:
         routed = self._decisions.get(memo_key)
         if routed is None:
             decision, needs = self._decide(messages, params, policy, pinned, stream)
-            routed = (decision, needs, self._order(decision, policy))
+            routed = (decision, needs, self._order(decision, policy, needs))
             self._decisions.put(memo_key, routed)
         decision, needs, order = routed
         return Plan(
@@ -169,6 +169,7 @@ class Engine:
             vision=image_parts(messages) > 0,
             json_output=_wants_json(fmt),
             stream=stream,
+            cap_from_caller=bool(cap),
         )
 
     def _pin(self, model: str, c: Classification, needs: RequestNeeds, policy: ResolvedPolicy) -> Decision:
@@ -183,14 +184,15 @@ class Engine:
             candidates=ranked, input_tokens=needs.input_tokens, est_cost_usd=cost, pinned=True,
         )
 
-    def _order(self, decision: Decision, policy: ResolvedPolicy) -> tuple[str, ...]:
-        """The chosen model, its configured fallbacks, then the other eligible models by cost."""
+    def _order(self, decision: Decision, policy: ResolvedPolicy, needs: RequestNeeds) -> tuple[str, ...]:
+        """The chosen model, its configured fallbacks, then the other eligible models by cost.
+        A configured fallback is tried only if it can serve the request (priced, able to do what
+        it asks, with room for it): never a model nothing prices."""
         if decision.pinned:
             return (decision.model,)
-        eligible = set(decision.fallbacks)
         order = [decision.model]
         for name in [*policy.config.fallbacks.get(decision.model, []), *decision.fallbacks]:
-            if name not in order and (name in eligible or name in policy.config.fallbacks.get(decision.model, [])):
+            if name not in order and reject_reason(self.catalog.candidate(name), needs) is None:
                 order.append(name)
         return tuple(order)
 

@@ -41,4 +41,18 @@ def read_structured(path: Path, *, what: str, formats: Sequence[str] = (".yaml",
             return tomllib.loads(text)
         return json.loads(text, parse_float=Decimal)
     except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{what} {path} is not valid {suffix[1:].upper()}: {exc}") from exc
+        # the problem and its position only: parsers quote the offending line, which may hold a key
+        raise ConfigError(f"{what} {path} is not valid {suffix[1:].upper()}: {_where(exc)}") from None
+
+
+def _where(exc: Exception) -> str:
+    """A parse error's problem and position, without the source text parsers quote."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return f"{exc.problem or exc.context or 'syntax error'}{at}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+    if isinstance(exc, tomllib.TOMLDecodeError):
+        return str(exc).splitlines()[0]  # "<problem> (at line L, column C)": no source text
+    return "syntax error"

@@ -59,7 +59,10 @@ def test_errors_name_the_file_the_key_path_and_a_suggestion(tmp_path: Path) -> N
     (lambda c: c["models"][0].update(quality=1.5), "models[0].quality", "less than or equal to 1"),
     (lambda c: c["models"][0].update(price={"input_per_mtok": "-1", "output_per_mtok": 1}),
      "models[0].price.input_per_mtok", "greater than or equal to 0"),
-    (lambda c: c["policies"]["default"].update(baseline="openai/gpt-4x-typo"), "policies.default.baseline", "no price"),
+    (lambda c: c["policies"]["default"].update(baseline="openai/gpt-4x-typo"), "policies.default.baseline",
+     "unknown model 'openai/gpt-4x-typo'"),
+    (lambda c: c["policies"]["default"].update(thresholds={"standard": 0.9, "premium": 0.2}),
+     "policies.default.thresholds.premium", "at least as high"),
     (lambda c: c["policies"]["default"].update(models=["openai/gpt4o"]), "policies.default.models[0]",
      "did you mean openai/gpt-4o"),
     (lambda c: c["policies"]["default"].update(thresholds={"premum": 0.5}),
@@ -119,3 +122,50 @@ def test_a_classifier_that_cannot_be_loaded_is_a_config_error(tmp_path: Path, le
         Client(config, ledger=ledger)
     assert caught.value.problems[0][0] == "policies.default.classifier"
     assert "missing.json.gz" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("broken.yaml", f"models:\n  - name: openai/gpt-4o\n    api_key: {SECRET}: oops\n"),
+        ("broken.toml", f'[[models]]\nname = "openai/gpt-4o"\napi_key = "{SECRET}\n'),
+        ("broken.json", f'{{"models": [{{"name": "openai/gpt-4o", "api_key": "{SECRET}"}}, ]}}'),
+    ],
+)
+def test_a_syntax_error_names_the_place_but_never_quotes_the_file(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="line") as caught:
+        load_config(path)
+    assert SECRET not in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_a_variable_default_also_replaces_an_empty_variable(monkeypatch) -> None:
+    monkeypatch.setenv("EMPTY_KEY", "")
+    config = two_model_config()
+    config["models"][0]["api_key"] = "${EMPTY_KEY:-sk-fallback}"
+    loaded = load_config(config)
+    assert loaded.models[0].api_key is not None and loaded.models[0].api_key.get_secret_value() == "sk-fallback"
+
+
+def test_a_pinned_alias_uses_the_configured_models_key_and_base(ledger) -> None:
+    config = two_model_config()
+    spec = config["models"][0]
+    spec.update(api_base="https://proxy.internal/v1", extra_params={"user": "team-a"})
+    client = Client(config, ledger=ledger)
+    short = spec["name"].split("/", 1)[1]
+    for spelling in (spec["name"], short, spec["name"].upper()):
+        plan = client._engine.plan({"messages": [{"role": "user", "content": "hi"}], "model": spelling})
+        call = client._engine.call_for(plan, plan.decision.model)
+        assert plan.decision.model == spec["name"] and call.api_base == "https://proxy.internal/v1"
+        assert call.api_key is not None and call.params["user"] == "team-a"
+
+
+def test_policy_providers_match_the_model_name_prefix(ledger) -> None:
+    config = {"models": [{"name": "vertex_ai/gemini-2.5-pro", "quality": 0.9},
+                         {"name": "openai/gpt-4o-mini", "quality": 0.6}],
+              "policies": {"default": {"providers": ["vertex_ai"]}}}
+    assert Client(config, ledger=ledger).route([{"role": "user", "content": "hi"}]).model == "vertex_ai/gemini-2.5-pro"
+    config["policies"]["default"]["providers"] = ["opneai"]
+    with pytest.raises(ConfigError, match=r"policies\.default\.providers"):
+        Client(config, ledger=ledger)

@@ -120,3 +120,29 @@ async def test_async_retries_then_succeeds(ledger) -> None:
 
 def test_timeout_error_type_is_exported() -> None:
     assert issubclass(ProviderTimeoutError, Exception) and ProviderTimeoutError.retryable
+
+
+@respx.mock
+def test_a_configured_fallback_nothing_prices_is_never_called(ledger) -> None:
+    config = two_model_config(models=["openai/gpt-4o-mini", "openai/selfhosted"],
+                              fallbacks={"openai/gpt-4o-mini": ["openai/selfhosted"]}, baseline="openai/gpt-4o-mini")
+    config["models"].append({"name": "openai/selfhosted", "quality": 0.9, "api_key": "sk-x"})  # no price anywhere
+    route = respx.post(f"{OPENAI_BASE}/chat/completions").mock(return_value=_error(503))
+    client = Client(config, ledger=ledger, sleep=lambda s: None)
+    with pytest.raises(ProviderServerError):
+        client.chat.completions.create(messages=EASY)
+    assert set(_models(route)) == {"gpt-4o-mini"}  # the unpriced fallback is not tried
+    assert {r.model for r in ledger.records()} == {"openai/gpt-4o-mini"}
+
+
+def test_the_policy_answer_cap_does_not_exclude_a_model_with_a_smaller_limit(ledger) -> None:
+    config = two_model_config(models=["openai/gpt-4o-mini", "openai/gpt-4o"], max_output_tokens=4096)
+    config["models"][0]["max_output_tokens"] = 2000
+    client = Client(config, ledger=ledger)
+    decision = client.route(EASY)
+    assert decision.model == "openai/gpt-4o-mini"  # still the cheapest: the cap is lowered for it
+    plan = client._engine.plan({"messages": EASY})
+    assert client._engine.call_for(plan, "openai/gpt-4o-mini").params["max_tokens"] == 2000
+    asked = client.route(EASY, max_tokens=3000)  # a cap the caller asks for is a requirement
+    rejected = {c.model: c.rejected for c in asked.candidates}
+    assert asked.model == "openai/gpt-4o" and "max output 2000" in (rejected["openai/gpt-4o-mini"] or "")

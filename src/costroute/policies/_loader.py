@@ -7,6 +7,7 @@ Every problem becomes one :class:`~costroute.ConfigError` that lists each bad ke
 from __future__ import annotations
 
 import difflib
+import itertools
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -61,10 +62,12 @@ def _expand(value: Any, env: Mapping[str, str], loc: tuple[Any, ...], problems: 
 
         def sub(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
-            if name in env:
+            if env.get(name):
                 return env[name]
-            if default is not None:
+            if default is not None:  # as in the shell, ${X:-d} also replaces an empty X
                 return default
+            if name in env:
+                return ""
             problems.append((key_path(loc), f"environment variable {name} is not set"))
             return ""
 
@@ -143,6 +146,9 @@ def check_references(config: CostrouteConfig) -> Iterator[tuple[str, str]]:
         base = f"policies.{pname}"
         for i, model in enumerate(policy.models or []):
             yield from unknown(model, f"{base}.models[{i}]")
+        if policy.baseline is not None:
+            yield from unknown(policy.baseline, f"{base}.baseline")
+        yield from _threshold_order(policy.thresholds or {}, config.tiers, base)
         for tier in policy.thresholds or {}:
             if tier not in config.tiers:
                 close = difflib.get_close_matches(tier, list(config.tiers), n=2, cutoff=0.5)
@@ -155,6 +161,18 @@ def check_references(config: CostrouteConfig) -> Iterator[tuple[str, str]]:
         cycle = _find_cycle(policy.fallbacks)
         if cycle:
             yield f"{base}.fallbacks", "fallbacks form a cycle: " + " -> ".join(cycle)
+
+
+def _threshold_order(
+    thresholds: Mapping[str, float], tiers: Mapping[str, float], base: str
+) -> Iterator[tuple[str, str]]:
+    """A more demanding tier must not start below a less demanding one (it would never be chosen)."""
+    ordered = sorted((t for t in thresholds if t in tiers), key=lambda t: tiers[t])
+    for lower, higher in itertools.pairwise(ordered):
+        if thresholds[higher] < thresholds[lower]:
+            yield (f"{base}.thresholds.{higher}",
+                   f"{thresholds[higher]} is below {lower}'s {thresholds[lower]}: tier {higher!r} needs more "
+                   f"quality than {lower!r}, so its threshold must be at least as high")
 
 
 def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:

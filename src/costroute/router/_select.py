@@ -56,6 +56,7 @@ class RequestNeeds:
     vision: bool = False
     json_output: bool = False
     stream: bool = False
+    cap_from_caller: bool = True  # False: a policy default, lowered to each model's own limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +120,12 @@ def reject_reason(c: Candidate, needs: RequestNeeds) -> str | None:
     if c.sheet is None:
         return c.unpriced_reason or "no price known"
     answer = needs.max_output_tokens or needs.output_tokens
+    if not needs.cap_from_caller and c.max_output_tokens is not None:
+        answer = min(answer, c.max_output_tokens)  # the policy's cap, as this model gets it
     if c.max_input_tokens is not None and needs.input_tokens + answer > c.max_input_tokens:
         return f"context window {c.max_input_tokens} < {needs.input_tokens + answer} tokens needed"
-    if c.max_output_tokens is not None and needs.max_output_tokens and needs.max_output_tokens > c.max_output_tokens:
+    if (c.max_output_tokens is not None and needs.cap_from_caller and needs.max_output_tokens
+            and needs.max_output_tokens > c.max_output_tokens):
         return f"max output {c.max_output_tokens} < max_tokens {needs.max_output_tokens}"
     for wanted, supported, what in (
         (needs.tools, c.supports_tools, "tools"),
