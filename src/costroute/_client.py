@@ -173,7 +173,7 @@ class Client(_Base):
                                 engine.failed(plan, model, run.count, exc, started)
                                 raise
                 except ProviderError as exc:
-                    _release(hold)
+                    _release(hold, exc)
                     run.failed(exc)
                     continue
                 return (model, result, run.count, started), hold
@@ -248,7 +248,7 @@ class AsyncClient(_Base):
                                 engine.failed(plan, model, run.count, exc, started)
                                 raise
                 except ProviderError as exc:
-                    await _arelease(hold)
+                    await _arelease(hold, exc)
                     run.failed(exc)
                     continue
                 return (model, result, run.count, started), hold
@@ -273,13 +273,20 @@ def _store_args(engine: Engine, cached: CacheCall, info: RouteInfo, response: An
     return cached.store_args(model=info.model, quality=quality, response=response_dict(response), cost=info.cost_usd)
 
 
-def _release(hold: Reservation | None) -> None:
+def _release(hold: Reservation | None, failure: ProviderError | None = None) -> None:
+    """Give the hold back; settle what a failure was billed for (an unreadable answer) instead."""
     if hold is not None:
-        hold.release()
+        billed = getattr(failure, "recorded_cost", None)
+        if billed:
+            hold.settle(billed)
+        hold.release()  # a no-op once settled
 
 
-async def _arelease(hold: Reservation | None) -> None:
+async def _arelease(hold: Reservation | None, failure: ProviderError | None = None) -> None:
     if hold is not None:
+        billed = getattr(failure, "recorded_cost", None)
+        if billed:
+            await hold.asettle(billed)
         await hold.arelease()
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from ._catalog import Catalog, ResolvedPolicy
-from ._errors import RequestValidationError, UnknownModelPriceError
+from ._errors import ProviderResponseError, RequestValidationError, UnknownModelPriceError
 from ._frozen import thaw
 from ._types import RouteInfo
 from ._validate import validate_messages, validate_params, validate_tags
@@ -325,11 +325,17 @@ class Engine:
         return max(met, key=lambda t: tiers[t]) if met else min(tiers, key=lambda t: tiers[t])
 
     def failed(self, plan: Plan, model: str, attempt: int, exc: BaseException, started: float) -> None:
-        """Record a failed attempt (nothing billed, but every attempt is visible in the ledger)."""
+        """Record a failed attempt: nothing billed, except an answer that arrived but could not be
+        read (estimated from the prompt, never $0; its cost is left on the error for the budget)."""
         status = "error" if isinstance(exc, Exception) else "cancelled"
         latency = (time.perf_counter() - started) * 1000
-        self._record(plan, model, attempt, Usage(), Decimal(0), Decimal(0), Decimal(0), latency, status=status,
-                     error=f"{type(exc).__name__}: {exc}"[:500])
+        usage, cost = Usage(), Decimal(0)
+        sheet = self.catalog.candidate(model).sheet
+        if isinstance(exc, ProviderResponseError) and sheet is not None:
+            usage = Usage(input_tokens=plan.needs.input_tokens)
+            cost = exc.recorded_cost = cost_of(sheet, usage)
+        self._record(plan, model, attempt, usage, cost, Decimal(0), Decimal(0), latency, status=status,
+                     estimated=cost > 0, error=f"{type(exc).__name__}: {exc}"[:500])
 
     def _record(self, plan: Plan, model: str, attempt: int, usage: Usage, cost: Decimal, baseline: Decimal,
                 saved: Decimal, latency: float, *, status: str, estimated: bool = False, error: str = "") -> None:

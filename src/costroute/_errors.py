@@ -158,3 +158,10 @@ class ProviderServerError(ProviderError):
     """The provider failed with a 5xx status."""
 
     retryable = True
+
+
+class ProviderResponseError(ProviderError):
+    """The provider answered, but its answer could not be read. Not retried: the answer was
+    billed, so sending the request again would pay twice. Recorded with an estimated cost."""
+
+    recorded_cost: Any = None  # set once the failed attempt is recorded

@@ -146,3 +146,86 @@ def test_the_policy_answer_cap_does_not_exclude_a_model_with_a_smaller_limit(led
     asked = client.route(EASY, max_tokens=3000)  # a cap the caller asks for is a requirement
     rejected = {c.model: c.rejected for c in asked.candidates}
     assert asked.model == "openai/gpt-4o" and "max output 2000" in (rejected["openai/gpt-4o-mini"] or "")
+
+
+@respx.mock
+def test_an_answer_that_cannot_be_read_is_not_resent_and_is_never_recorded_free(ledger) -> None:
+    from costroute import ProviderResponseError
+    from costroute.spend import MemoryBudgetStore
+
+    config = two_model_config(**OPENAI_ONLY)
+    config["budgets"] = [{"name": "daily", "limit_usd": 10, "period": "day"}]
+    unreadable = httpx.Response(200, content=b"not json", headers={"content-type": "application/json"})
+    route = respx.post(f"{OPENAI_BASE}/chat/completions").mock(return_value=unreadable)
+    client = Client(config, ledger=ledger, sleep=lambda s: None, budget_store=MemoryBudgetStore())
+    with pytest.raises(ProviderResponseError) as caught:
+        client.chat.completions.create(messages=EASY)
+    assert route.call_count == 1 and not caught.value.retryable  # answered (and billed) once: not again
+    [record] = ledger.records()
+    assert record.status == "error" and record.estimated and record.cost_usd > 0
+    [state] = client.budgets.snapshot()
+    assert state.reserved == 0 and state.spent == record.cost_usd
+
+
+@respx.mock
+def test_a_refused_connection_is_a_connection_error_without_a_made_up_status(ledger) -> None:
+    from costroute import ProviderConnectionError
+
+    respx.post(f"{OPENAI_BASE}/chat/completions").mock(side_effect=httpx.ConnectError("refused"))
+    client = Client(two_model_config(**OPENAI_ONLY), ledger=ledger, sleep=lambda s: None)
+    with pytest.raises(ProviderConnectionError) as caught:
+        client.chat.completions.create(messages=EASY)
+    assert caught.value.status_code is None and caught.value.retryable
+
+
+@pytest.mark.parametrize("header", ["-1", "nan"])
+@respx.mock
+def test_a_nonsense_retry_after_is_not_a_crash(ledger, header: str) -> None:
+    waits: list[float] = []
+    respx.post(f"{OPENAI_BASE}/chat/completions").mock(
+        side_effect=[_error(429, **{"retry-after": header}), httpx.Response(200, json=openai_reply())])
+    info = _client(ledger, waits).chat.completions.create(messages=EASY).costroute
+    assert info.attempts == 2 and all(w >= 0 for w in waits)
+
+
+@pytest.mark.parametrize("key", ["sk-live-ABCDEF1234567890", "abc12"])
+@respx.mock
+def test_the_key_appears_nowhere_in_the_error_chain_even_when_echoed(ledger, key: str) -> None:
+    import traceback
+
+    from costroute import AuthenticationError
+
+    config = two_model_config(**OPENAI_ONLY)
+    for model in config["models"]:
+        model["api_key"] = key
+    echo = {"error": {"message": f"Incorrect API key provided: Bearer {key}", "type": "invalid_request_error"}}
+    respx.post(f"{OPENAI_BASE}/chat/completions").mock(return_value=httpx.Response(401, json=echo))
+    with pytest.raises(AuthenticationError) as caught:
+        Client(config, ledger=ledger, sleep=lambda s: None).chat.completions.create(messages=EASY)
+    printed = "".join(traceback.format_exception(caught.value))
+    assert key not in printed and key not in repr(caught.value.__cause__) and "***" in str(caught.value)
+    assert all(key not in r.error for r in ledger.records())
+
+
+@respx.mock
+def test_a_key_from_the_environment_is_redacted_too(ledger, monkeypatch) -> None:
+    from costroute import AuthenticationError
+
+    key = "sk-env-SECRET-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    config = two_model_config(**OPENAI_ONLY)
+    for model in config["models"]:
+        model.pop("api_key")
+    echo = {"error": {"message": f"Incorrect API key provided: {key}", "type": "invalid_request_error"}}
+    respx.post(f"{OPENAI_BASE}/chat/completions").mock(return_value=httpx.Response(401, json=echo))
+    with pytest.raises(AuthenticationError) as caught:
+        Client(config, ledger=ledger, sleep=lambda s: None).chat.completions.create(messages=EASY)
+    assert key not in str(caught.value) and all(key not in r.error for r in ledger.records())
+
+
+@respx.mock
+def test_a_failed_attempt_prints_nothing(ledger, capsys) -> None:
+    respx.post(f"{OPENAI_BASE}/chat/completions").mock(
+        side_effect=[_error(500), httpx.Response(200, json=openai_reply())])
+    _client(ledger, []).chat.completions.create(messages=EASY)
+    assert capsys.readouterr().out == ""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 
@@ -43,12 +45,47 @@ def _by_status(status: int) -> type[e.ProviderError]:
     return e.BadRequestError
 
 
+_MIN_SECRET = 4  # shorter values would redact ordinary words
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret (of a useful length) replaced by ``***``."""
-    for secret in secrets:
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, "***")
+    """``text`` with every secret (of at least 4 characters) replaced by ``***``."""
+    for secret in sorted({s for s in secrets if s and len(s) >= _MIN_SECRET}, key=len, reverse=True):
+        text = text.replace(secret, "***")
     return text
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it was raised from or during, outermost first."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        todo += [x for x in (current.__cause__, current.__context__) if x is not None]
+    return seen
+
+
+def _scrub(chain: Iterable[BaseException], secrets: Iterable[str]) -> None:
+    """Redact the secrets from every exception of a chain in place: the provider's exception stays
+    the ``__cause__`` (for debugging) but a traceback or error reporter never prints a key."""
+    keys = [s for s in secrets if s and len(s) >= _MIN_SECRET]
+    if not keys:
+        return
+    for exc in chain:
+        exc.args = tuple(redact(a, keys) if isinstance(a, str) else a for a in exc.args)
+        for name in ("message", "body", "text"):
+            value = getattr(exc, name, None)
+            if isinstance(value, str) and any(k in value for k in keys):
+                with contextlib.suppress(AttributeError, TypeError):  # a read-only attribute stays as it is
+                    setattr(exc, name, redact(value, keys))
+
+
+#: Local failures inside a provider handler (the answer arrived but could not be read): litellm
+#: reports them as connection or server errors, but sending the request again would bill it again.
+_UNREADABLE = (KeyError, IndexError, TypeError, AttributeError, ValueError)
 
 
 def _headers(exc: BaseException) -> Mapping[str, str]:
@@ -72,7 +109,9 @@ def _retry_after(exc: BaseException) -> float | None:
     name, value = raw
     try:
         seconds = float(value)
-        return seconds / 1000 if name == "retry-after-ms" else seconds
+        if math.isnan(seconds):
+            return None
+        return max(0.0, seconds / 1000 if name == "retry-after-ms" else seconds)
     except ValueError:
         pass
     try:
@@ -83,14 +122,34 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
+def _answered_with_status(chain: Iterable[BaseException]) -> bool:
+    """Whether the provider really answered with an error status (a response object in the chain)."""
+    for x in chain:
+        response = getattr(x, "response", None)
+        if isinstance(response, httpx.Response) and response.status_code >= 400 and response.content:
+            return True
+    return False
+
+
 def map_provider_error(exc: BaseException, *, model: str, secrets: Iterable[str] = ()) -> e.ProviderError:
-    """The costroute error for a provider failure; the caller raises it ``from exc``."""
+    """The costroute error for a provider failure; the caller raises it ``from exc``. The whole
+    exception chain is scrubbed of ``secrets`` first."""
+    secrets = list(secrets)
+    chain = _chain(exc)
+    _scrub(chain, secrets)
     status = getattr(exc, "status_code", None)
     cls: type[e.ProviderError] | None = None
     for klass in type(exc).__mro__:
         cls = _BY_NAME.get(klass.__name__)
         if cls is not None:
             break
+    transport = [x for x in chain if isinstance(x, httpx.TransportError | ConnectionError)]
+    if cls in (e.ProviderConnectionError, e.ProviderServerError) and not _answered_with_status(chain):
+        if transport and not any(isinstance(x, httpx.TimeoutException | TimeoutError) for x in transport):
+            cls, status = e.ProviderConnectionError, None  # refused or reset: no status was ever sent
+        elif not transport and any(isinstance(x, _UNREADABLE) for x in chain):
+            message = redact(f"the provider's answer could not be read: {exc}", secrets)
+            return e.ProviderResponseError(f"{model}: {message}", model=model)
     if cls is None or (cls is e.BadRequestError and isinstance(status, int) and status >= 500):
         if isinstance(exc, asyncio.TimeoutError | TimeoutError | httpx.TimeoutException):
             cls = e.ProviderTimeoutError

@@ -1,7 +1,8 @@
 """The one place costroute calls litellm.
 
-litellm is imported on first use, never by ``import costroute``. Nothing of litellm's global state
-is touched: keys, bases, timeouts and HTTP clients are passed per call. litellm's own retries and the
+litellm is imported on first use, never by ``import costroute``. Of litellm's global state only
+``suppress_debug_info`` is set (litellm would print a help banner to stdout on every failed
+attempt); keys, bases, timeouts and HTTP clients are passed per call. litellm's own retries and the
 provider SDKs' hidden retries are switched off, so every attempt is costroute's and is recorded.
 
 HTTP goes through httpx clients owned by the completer (one pool per provider, base URL and key),
@@ -42,6 +43,7 @@ def import_litellm() -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
+    litellm.suppress_debug_info = True  # else every failed attempt prints a help banner to stdout
     return litellm
 
 
@@ -102,7 +104,13 @@ class ProviderCall:
     timeout: float = 60.0
 
     def secrets(self) -> list[str]:
-        return [self.api_key.get_secret_value()] if self.api_key else []
+        """What must never appear in an error: this call's key, and every credential-like value
+        in the environment (litellm falls back to ``OPENAI_API_KEY`` and the like when no key is
+        configured)."""
+        from ..cache._key import is_secret_key
+
+        found = [value for name, value in os.environ.items() if is_secret_key(name) and len(value) >= 8]
+        return [self.api_key.get_secret_value(), *found] if self.api_key else found
 
 
 class Completer(Protocol):
