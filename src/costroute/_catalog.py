@@ -5,6 +5,7 @@ Built once per client, so the per-request path only does dictionary look-ups.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import threading
 from dataclasses import dataclass
@@ -43,7 +44,24 @@ def _sheet_from_config(spec: ModelConfig) -> PriceSheet | None:
 
 def _registry_for(config: CostrouteConfig) -> PriceRegistry:
     overrides = [s for s in map(_sheet_from_config, config.models) if s is not None]
+    if overrides:
+        known = PriceRegistry.default(files=config.price_files, plugins=config.pricing_plugins)
+        overrides = [_restated(sheet, known.find(sheet.model)) for sheet in overrides]
     return PriceRegistry.default(overrides=overrides, files=config.price_files, plugins=config.pricing_plugins)
+
+
+def _restated(override: PriceSheet, known: PriceSheet | None) -> PriceSheet:
+    """A config price that restates the known list price keeps what it leaves out: the cached-input
+    and cache-write prices and the long-context tiers. (A different price, a negotiated one, is
+    taken as given: its cached prices default to its input price, without tiers.)"""
+    if known is None or (override.input_per_mtok, override.output_per_mtok) != (
+            known.input_per_mtok, known.output_per_mtok):
+        return override
+    return dataclasses.replace(
+        override, tiers=known.tiers,
+        cached_input_per_mtok=override.cached_input_per_mtok or known.cached_input_per_mtok,
+        cache_write_per_mtok=override.cache_write_per_mtok or known.cache_write_per_mtok,
+    )
 
 
 class Catalog:
@@ -53,7 +71,13 @@ class Catalog:
         self.config = config
         self.registry = registry or _registry_for(config)
         self._specs = {m.name: m for m in config.models}
-        self._aliases = {self.registry.canonical(m.name): m.name for m in config.models}
+        self._aliases: dict[str, str] = {}
+        for i, m in enumerate(config.models):
+            first = self._aliases.setdefault(self.registry.canonical(m.name), m.name)
+            if first != m.name:
+                where = f"models[{i}].name"
+                raise ConfigError(f"{where}: {m.name!r} is another spelling of {first!r}, listed already",
+                                  problems=[(where, "listed twice")])
         self._candidates: dict[str, Candidate] = {}
         self._lock = threading.Lock()
         pool = tuple(self.candidate(m.name) for m in config.models)
@@ -95,7 +119,7 @@ class Catalog:
 
     def _build(self, model: str) -> Candidate:
         spec = self._specs.get(model)
-        sheet = (_sheet_from_config(spec) if spec else None) or self.registry.find(model)
+        sheet = self.registry.find(model) or (_sheet_from_config(spec) if spec else None)  # config prices first
         info = self.registry.info(model) or ModelInfo(model=model)
         supports = spec.supports if spec else None
         quality = spec.quality if spec and spec.quality is not None else known_quality(model)

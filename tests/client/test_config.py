@@ -169,3 +169,22 @@ def test_policy_providers_match_the_model_name_prefix(ledger) -> None:
     config["policies"]["default"]["providers"] = ["opneai"]
     with pytest.raises(ConfigError, match=r"policies\.default\.providers"):
         Client(config, ledger=ledger)
+
+
+def test_a_config_price_restating_the_list_price_keeps_cache_and_long_context_prices(ledger) -> None:
+    def sheet(name: str, price: dict):
+        client = Client({"models": [{"name": name, "quality": 0.9, "price": price}]}, ledger=ledger)
+        return client._engine.catalog.candidate(name).sheet
+
+    listed = sheet("openai/gpt-4o", {"input_per_mtok": "2.50", "output_per_mtok": "10.00"})
+    assert listed.source == "config" and listed.cached_input_per_mtok is not None
+    assert listed.cached_input_per_mtok < listed.input_per_mtok
+    assert sheet("gemini/gemini-2.5-pro", {"input_per_mtok": "1.25", "output_per_mtok": "10"}).tiers
+    negotiated = sheet("openai/gpt-4o", {"input_per_mtok": "2.00", "output_per_mtok": "8.00"})
+    assert negotiated.cached_input_per_mtok is None and not negotiated.tiers  # taken as given
+
+
+def test_one_model_under_two_spellings_is_refused(ledger) -> None:
+    config = {"models": [{"name": "openai/gpt-4o", "quality": 0.9}, {"name": "gpt-4o", "quality": 0.9}]}
+    with pytest.raises(ConfigError, match=r"models\[1\]\.name.*another spelling"):
+        Client(config, ledger=ledger)
