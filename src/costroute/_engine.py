@@ -177,10 +177,11 @@ class Engine:
         if candidate.sheet is None:
             raise UnknownModelPriceError(model, suggestions=self.catalog.registry.suggestions(model))
         cost = estimate_cost(candidate.sheet, needs.input_tokens, needs.output_tokens)
-        tier = required_tier(c.score, policy.thresholds, self.config.tiers)
+        needed = required_tier(c.score, policy.thresholds, self.config.tiers)
         ranked = (RankedCandidate(candidate.name, candidate.quality, cost),)
-        return Decision(
-            model=candidate.name, tier=tier, required_tier=tier, difficulty=c.score, policy=policy.name,
+        return Decision(  # the tier the pinned model is, next to the one the prompt needed
+            model=candidate.name, tier=self._tier_of(candidate.quality), required_tier=needed,
+            difficulty=c.score, policy=policy.name,
             candidates=ranked, input_tokens=needs.input_tokens, est_cost_usd=cost, pinned=True,
         )
 

@@ -188,3 +188,27 @@ def test_one_model_under_two_spellings_is_refused(ledger) -> None:
     config = {"models": [{"name": "openai/gpt-4o", "quality": 0.9}, {"name": "gpt-4o", "quality": 0.9}]}
     with pytest.raises(ConfigError, match=r"models\[1\]\.name.*another spelling"):
         Client(config, ledger=ledger)
+
+
+def test_price_files_are_found_next_to_the_config_that_names_them(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    (folder / "prices.yaml").write_text("acme/house-model: {input_per_mtok: 1, output_per_mtok: 2}\n")
+    (folder / "costroute.yaml").write_text(
+        "price_files: [prices.yaml]\nmodels:\n  - {name: acme/house-model, quality: 0.7}\n")
+    monkeypatch.chdir(tmp_path)  # somewhere else
+    client = Client(folder / "costroute.yaml")
+    assert client._engine.catalog.candidate("acme/house-model").sheet is not None
+
+
+def test_a_base_url_with_credentials_stays_out_of_reprs() -> None:
+    config = two_model_config()
+    config["models"][0]["api_base"] = "https://user:hunter2-pass@proxy.internal/v1"
+    assert "hunter2-pass" not in repr(load_config(config))
+
+
+def test_a_pinned_model_reports_its_own_tier(ledger) -> None:
+    client = Client(two_model_config(), ledger=ledger)
+    decision = client.route([{"role": "user", "content": "Hi!"}], model="openai/gpt-4o")  # quality 0.85
+    assert decision.pinned and decision.required_tier == "economy"
+    assert decision.tier == client._engine._tier_of(0.85) != "economy"

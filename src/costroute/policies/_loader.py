@@ -45,6 +45,9 @@ def load_config(
     env = os.environ if environ is None else environ
     problems: list[tuple[str, str]] = []
     expanded = _expand(raw, env, (), problems)
+    if where and isinstance(expanded.get("price_files"), list):  # relative to the file that names them
+        base = Path(source).parent  # type: ignore[arg-type]
+        expanded["price_files"] = [str(base / f) if isinstance(f, str) else f for f in expanded["price_files"]]
     if problems:
         raise _error(problems, where)
     try:

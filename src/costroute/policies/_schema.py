@@ -57,7 +57,7 @@ class ModelConfig(_Frozen):
 
     name: Annotated[str, Field(min_length=1)]
     quality: Quality | None = None
-    api_base: str | None = None
+    api_base: str | None = Field(default=None, repr=False)  # a base URL may carry user:password
     api_key: SecretStr | None = None
     price: ModelPrice | None = None
     max_input_tokens: Annotated[int, Field(gt=0)] | None = None
