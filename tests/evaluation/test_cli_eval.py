@@ -172,6 +172,11 @@ def test_train_needs_enough_prompts(app: typer.Typer, outcome_file: Path, tmp_pa
     assert result.exit_code == 2 and "at least" in said(result) and not (tmp_path / "m.json.gz").exists()
 
 
+def test_weak_set_to_the_best_model_asks_for_the_strong_one(app: typer.Typer, outcome_file: Path) -> None:
+    result = runner.invoke(app, ["eval", str(outcome_file), "--weak", STRONG, "--classifier", "heuristic"])
+    assert result.exit_code == 2 and "--strong" in said(result)
+
+
 def test_eval_names_missing_costs_and_prices(app: typer.Typer, outcome_file: Path, tmp_path: Path) -> None:
     import json
 

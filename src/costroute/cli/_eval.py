@@ -76,7 +76,7 @@ def _pair(path: Path, outcomes: Sequence[Outcome], strong: str | None, weak: str
         raise CostrouteError(f"{path}: {exc}") from None
     s, w = strong or auto_strong, weak or auto_weak
     if s == w and strong is None:
-        s = auto_weak if w == auto_strong else auto_strong
+        raise CostrouteError(f"--weak {w!r} is the best model in {path}; name the strong one with --strong")
     if s == w:
         raise CostrouteError(f"--strong and --weak must be two different models, both are {s!r}")
     models = common_models(outcomes)
