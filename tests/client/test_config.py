@@ -70,7 +70,8 @@ def test_errors_name_the_file_the_key_path_and_a_suggestion(tmp_path: Path) -> N
     (lambda c: c["policies"]["default"].update(
         fallbacks={"openai/gpt-4o": ["openai/gpt-4o-mini"], "openai/gpt-4o-mini": ["openai/gpt-4o"]}),
      "policies.default.fallbacks", "cycle"),
-    (lambda c: c["models"].append(dict(c["models"][0])), "<root>", "listed twice"),
+    (lambda c: c["models"].append(dict(c["models"][0])), "models[3].name", "listed twice"),
+    (lambda c: c.update(policies={"defualt": {}}), "policies", "did you mean"),
     (lambda c: c.update(polices={}), "polices", "did you mean policies"),
     (lambda c: c["policies"]["default"].update(retry={"max_attempts": 0}),
      "policies.default.retry.max_attempts", "greater than or equal to 1"),

@@ -138,6 +138,17 @@ def check_references(config: CostrouteConfig) -> Iterator[tuple[str, str]]:
     """Cross-field checks: every model a policy names exists, tiers exist, fallbacks are acyclic."""
     names = [m.name for m in config.models]
     known = set(names)
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            yield f"models[{i}].name", f"model {name!r} is listed twice (also models[{names.index(name)}])"
+    if "default" not in config.policies:
+        close = difflib.get_close_matches("default", list(config.policies), n=1, cutoff=0.6)
+        hint = f"; did you mean to name {close[0]!r} 'default'?" if close else ""
+        yield "policies", f"a policy named 'default' is required{hint}"
+    budgets = [b.name for b in config.budgets]
+    for i, name in enumerate(budgets):
+        if name in budgets[:i]:
+            yield f"budgets[{i}].name", f"budget name {name!r} is used twice"
 
     def unknown(model: str, loc: str) -> Iterator[tuple[str, str]]:
         if known and model not in known:

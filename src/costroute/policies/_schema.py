@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ..cache._config import CacheConfig, PolicyCacheConfig
 from ..spend._config import BudgetConfig, BudgetStoreConfig, LedgerConfig
@@ -127,16 +127,3 @@ class CostrouteConfig(_Frozen):
             raise ValueError("at least one tier is needed")
         return value
 
-    @model_validator(mode="after")
-    def _unique_models(self) -> CostrouteConfig:
-        seen: set[str] = set()
-        for model in self.models:
-            if model.name in seen:
-                raise ValueError(f"model {model.name!r} is listed twice")
-            seen.add(model.name)
-        if "default" not in self.policies:
-            raise ValueError("a policy named 'default' is required")
-        names = [b.name for b in self.budgets]
-        if len(set(names)) != len(names):
-            raise ValueError(f"budget names must be unique: {names}")
-        return self
