@@ -364,3 +364,21 @@ async def test_cancelled_while_reserving_leaves_nothing(store: BudgetStore) -> N
         with pytest.raises(asyncio.CancelledError):
             await task
     assert reserved(b) == 0
+
+
+def test_a_refusal_does_not_use_up_the_alerts_real_spend_will_reach() -> None:
+    events: list[AlertEvent] = []
+    b = Budgets([budget(alerts=[0.5, 1.0], on_exceed="downgrade")], MemoryBudgetStore(),
+                on_alert=events.append, clock=Clock())
+    with pytest.raises(BudgetExceeded):
+        b.reserve(request_id="big", amount=D("5"))  # refused: far above the limit
+    assert [(e.threshold, e.refused, e.spent) for e in events] == [(1.0, True, D(0))]  # real spend, no 0.5
+    b.reserve(request_id="real", amount=D("0.6")).settle(D("0.6"))
+    assert [(e.threshold, e.refused) for e in events][1:] == [(0.5, False)]  # the real crossing is reported
+
+
+def test_an_alert_fires_when_spend_lands_exactly_on_its_threshold() -> None:
+    events: list[AlertEvent] = []
+    b = Budgets([budget(limit_usd="100", alerts=[0.55])], MemoryBudgetStore(), on_alert=events.append, clock=Clock())
+    b.reserve(request_id="a", amount=D("55")).settle(D("55"))
+    assert [e.threshold for e in events] == [0.55]

@@ -92,3 +92,13 @@ def test_next_period_is_a_new_key() -> None:
     d2 = budget_keys(budgets, tags={}, policy="p", model="m",
                      now=datetime(2026, 11, 4, 0, 0, tzinfo=UTC))
     assert d1[0].id != d2[0].id and d1[0].period_end == d2[0].period_start
+
+
+def test_an_hour_period_contains_now_across_a_half_hour_clock_change() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    t = datetime(2024, 4, 6, 14, 0, tzinfo=timezone.utc)  # Lord Howe Island ends summer time by 30 minutes
+    while t < datetime(2024, 4, 6, 17, 0, tzinfo=timezone.utc):
+        start, end = period_bounds("hour", t, "Australia/Lord_Howe")
+        assert end is not None and start <= t < end and end - start == timedelta(hours=1)
+        t += timedelta(minutes=10)

@@ -71,7 +71,7 @@ def due_alerts(
     key: BudgetKey, level: int, thresholds: Sequence[float]
 ) -> list[float]:
     """The thresholds a counter at ``level`` micro-dollars has reached."""
-    return [t for t in thresholds if level >= math.ceil(t * key.limit_micros)]
+    return [t for t in thresholds if level >= math.ceil(Decimal(str(t)) * key.limit_micros)]
 
 
 class Reservation:
@@ -198,7 +198,7 @@ class Budgets:
         events: list[AlertEvent] = []
         for i, (key, state) in enumerate(zip(res.keys, outcome.states, strict=True)):
             if not outcome.ok and i in outcome.denied:
-                events += self._due(key, state.spent + state.reserved + res.micros, refused=True)
+                events += self._due(key, state.spent, refused=True)
             elif outcome.ok and not key.enforced and state.spent + state.reserved > key.limit_micros:
                 logger.warning(
                     "budget %r (%s) is over its limit: spent $%s + reserved $%s > $%s",
@@ -208,14 +208,19 @@ class Budgets:
         return events
 
     def _due(self, key: BudgetKey, level: int, *, refused: bool = False) -> list[AlertEvent]:
+        """The alerts a counter at ``level`` (real spend) has reached. A refusal counts as reaching
+        the 1.0 threshold (if configured), once per period, claimed apart from the real crossing so
+        that crossing is still reported when spend gets there; it never fires the lower ones."""
+        thresholds = self._alerts.get(key.budget, ())
+        due = [t for t in thresholds if t >= 1.0][:1] if refused else due_alerts(key, level, thresholds)
         return [
             AlertEvent(
                 budget=key.budget, scope_key=key.scope_key, threshold=t,
                 spent=from_micros(level), limit=from_micros(key.limit_micros),
                 period_start=key.period_start, period_end=key.period_end, refused=refused,
             )
-            for t in due_alerts(key, level, self._alerts.get(key.budget, ()))
-            if alert_id(key, t) not in self._claimed
+            for t in due
+            if alert_id(key, t, refused=refused) not in self._claimed
         ]
 
     def _fire(self, event: AlertEvent) -> None:
@@ -227,7 +232,7 @@ class Budgets:
             logger.exception("on_alert callback failed for budget %r", event.budget)
 
     def _claim_locally(self, key: BudgetKey, event: AlertEvent) -> bool:
-        ident = alert_id(key, event.threshold)
+        ident = alert_id(key, event.threshold, refused=event.refused)
         with self._lock:
             if ident in self._claimed:
                 return False
@@ -276,7 +281,7 @@ class Budgets:
             raise
         for event in self._judge(res, outcome):
             key = self._key_of(res.keys, event)
-            if self._claim_locally(key, event) and self.store.claim_alert(key, event.threshold):
+            if self._claim_locally(key, event) and self.store.claim_alert(key, event.threshold, refused=event.refused):
                 self._fire(event)
         if not outcome.ok:
             res.state = "released"
@@ -293,7 +298,7 @@ class Budgets:
         reservation.state = "settled"
         for event in self._settled_alerts(reservation, spent):
             key = self._key_of(reservation.keys, event)
-            if self._claim_locally(key, event) and self.store.claim_alert(key, event.threshold):
+            if self._claim_locally(key, event) and self.store.claim_alert(key, event.threshold, refused=event.refused):
                 self._fire(event)
 
     def release(self, reservation: Reservation) -> None:
@@ -324,7 +329,7 @@ class Budgets:
         for event in self._judge(res, outcome):
             key = self._key_of(res.keys, event)
             if self._claim_locally(key, event) and await self.store.aclaim_alert(
-                key, event.threshold
+                key, event.threshold, refused=event.refused
             ):
                 self._fire(event)
         if not outcome.ok:
@@ -343,7 +348,7 @@ class Budgets:
         for event in self._settled_alerts(reservation, spent):
             key = self._key_of(reservation.keys, event)
             if self._claim_locally(key, event) and await self.store.aclaim_alert(
-                key, event.threshold
+                key, event.threshold, refused=event.refused
             ):
                 self._fire(event)
 

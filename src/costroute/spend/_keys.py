@@ -51,7 +51,11 @@ def period_bounds(period: Period, now: datetime, tz: str = "UTC") -> tuple[datet
     local = now.astimezone(zone)
     if period == "hour":
         start = local.replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc)
-        return start, start + timedelta(hours=1)
+        end = start + timedelta(hours=1)
+        if not start <= now < end:  # a half-hour clock change: the local hour is not 60 minutes
+            start = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+            end = start + timedelta(hours=1)
+        return start, end
     day = datetime(local.year, local.month, local.day, tzinfo=zone)
     if period == "day":
         nxt = day.date() + timedelta(days=1)

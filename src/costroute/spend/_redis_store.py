@@ -288,14 +288,14 @@ class RedisBudgetStore:
             self._call("seed", [f"{self._prefix}c:{key.id}"], [spent, _expire_at_ms(key)])
         )
 
-    def _alert_key(self, key: BudgetKey, threshold: float) -> list[str]:
-        return [f"{self._prefix}a:{alert_id(key, threshold)}"]
+    def _alert_key(self, key: BudgetKey, threshold: float, refused: bool) -> list[str]:
+        return [f"{self._prefix}a:{alert_id(key, threshold, refused=refused)}"]
 
-    def claim_alert(self, key: BudgetKey, threshold: float) -> bool:
-        return bool(self._call("claim", self._alert_key(key, threshold), [_expire_at_ms(key)]))
+    def claim_alert(self, key: BudgetKey, threshold: float, *, refused: bool = False) -> bool:
+        return bool(self._call("claim", self._alert_key(key, threshold, refused), [_expire_at_ms(key)]))
 
-    async def aclaim_alert(self, key: BudgetKey, threshold: float) -> bool:
-        keys = self._alert_key(key, threshold)
+    async def aclaim_alert(self, key: BudgetKey, threshold: float, *, refused: bool = False) -> bool:
+        keys = self._alert_key(key, threshold, refused)
         return bool(await self._acall("claim", keys, [_expire_at_ms(key)]))
 
     def close(self) -> None:

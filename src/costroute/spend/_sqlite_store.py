@@ -154,12 +154,12 @@ class SQLiteBudgetStore(LocalBudgetStore):
         except sqlite3.Error as exc:
             raise BudgetStoreUnavailable(f"budget store {self.path}: {exc}") from exc
 
-    def claim_alert(self, key: BudgetKey, threshold: float) -> bool:
+    def claim_alert(self, key: BudgetKey, threshold: float, *, refused: bool = False) -> bool:
         try:
             with self._db.write() as conn:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO budget_alerts (alert_id, created_at) VALUES (?, ?)",
-                    (alert_id(key, threshold), time.time()),
+                    (alert_id(key, threshold, refused=refused), time.time()),
                 )
                 return cur.rowcount == 1
         except sqlite3.Error as exc:

@@ -75,9 +75,9 @@ class BudgetState:
         )
 
 
-def alert_id(key: BudgetKey, threshold: float) -> str:
-    """The once-only identity of an alert: counter id plus threshold."""
-    return f"{key.id}|{threshold:g}"
+def alert_id(key: BudgetKey, threshold: float, *, refused: bool = False) -> str:
+    """The once-only identity of an alert: counter id plus threshold (a refusal's apart)."""
+    return f"{key.id}|{threshold:g}" + ("|refused" if refused else "")
 
 
 @runtime_checkable
@@ -113,8 +113,8 @@ class BudgetStore(Protocol):
         """Set the counter's spent to ``spent`` only if it has never been written; True if set."""
         ...
 
-    def claim_alert(self, key: BudgetKey, threshold: float) -> bool:
-        """True exactly once per (counter, threshold), across every process using the store."""
+    def claim_alert(self, key: BudgetKey, threshold: float, *, refused: bool = False) -> bool:
+        """True exactly once per (counter, threshold, refused), across every process using the store."""
         ...
 
     async def areserve(
@@ -128,7 +128,7 @@ class BudgetStore(Protocol):
 
     async def arelease(self, reservation_id: str, keys: Sequence[BudgetKey]) -> None: ...
 
-    async def aclaim_alert(self, key: BudgetKey, threshold: float) -> bool: ...
+    async def aclaim_alert(self, key: BudgetKey, threshold: float, *, refused: bool = False) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -171,7 +171,7 @@ class LocalBudgetStore:
     def release(self, reservation_id: str, keys: Sequence[BudgetKey]) -> None:
         raise NotImplementedError
 
-    def claim_alert(self, key: BudgetKey, threshold: float) -> bool:
+    def claim_alert(self, key: BudgetKey, threshold: float, *, refused: bool = False) -> bool:
         raise NotImplementedError
 
     async def areserve(
@@ -186,8 +186,8 @@ class LocalBudgetStore:
     async def arelease(self, reservation_id: str, keys: Sequence[BudgetKey]) -> None:
         self.release(reservation_id, keys)
 
-    async def aclaim_alert(self, key: BudgetKey, threshold: float) -> bool:
-        return self.claim_alert(key, threshold)
+    async def aclaim_alert(self, key: BudgetKey, threshold: float, *, refused: bool = False) -> bool:
+        return self.claim_alert(key, threshold, refused=refused)
 
 
 class MemoryBudgetStore(LocalBudgetStore):
@@ -259,9 +259,9 @@ class MemoryBudgetStore(LocalBudgetStore):
             c.spent, c.written = spent, True
             return True
 
-    def claim_alert(self, key: BudgetKey, threshold: float) -> bool:
+    def claim_alert(self, key: BudgetKey, threshold: float, *, refused: bool = False) -> bool:
         with self._lock:
-            ident = alert_id(key, threshold)
+            ident = alert_id(key, threshold, refused=refused)
             if ident in self._alerts:
                 return False
             self._alerts.add(ident)
