@@ -14,6 +14,7 @@ from ._errors import ConfigError, RequestValidationError
 from .policies import CostrouteConfig, ModelConfig, PolicyConfig, known_quality
 from .pricing._registry import PriceRegistry, provider_prefix
 from .pricing._sheet import ModelInfo, PriceSheet
+from .pricing._sources import StaticSource
 from .router import Classifier, load_classifier
 from .router._select import Candidate, default_thresholds
 
@@ -43,11 +44,12 @@ def _sheet_from_config(spec: ModelConfig) -> PriceSheet | None:
 
 
 def _registry_for(config: CostrouteConfig) -> PriceRegistry:
-    overrides = [s for s in map(_sheet_from_config, config.models) if s is not None]
-    if overrides:
-        known = PriceRegistry.default(files=config.price_files, plugins=config.pricing_plugins)
-        overrides = [_restated(sheet, known.find(sheet.model)) for sheet in overrides]
-    return PriceRegistry.default(overrides=overrides, files=config.price_files, plugins=config.pricing_plugins)
+    """Config prices in front of the standard chain; the chain's sources are read once and shared."""
+    known = PriceRegistry.default(files=config.price_files, plugins=config.pricing_plugins)
+    overrides = [_restated(s, known.find(s.model)) for s in map(_sheet_from_config, config.models) if s is not None]
+    if not overrides:
+        return known
+    return PriceRegistry([StaticSource(overrides, name="config"), *known.sources])
 
 
 def _restated(override: PriceSheet, known: PriceSheet | None) -> PriceSheet:
