@@ -7,6 +7,8 @@
     ├── NoAdequateModelError         no candidate can serve the request (reasons attached)
     ├── BudgetExceeded               a budget with ``on_exceed: block`` refused the request
     ├── BudgetStoreUnavailable       the budget store cannot be reached (fail closed)
+    ├── LedgerUnavailable            the ledger cannot take a record: nothing is sent (fail closed)
+    ├── CacheUnavailable             a cache backend failed (logged; the request goes on uncached)
     └── ProviderError                the provider failed; the original is kept as ``__cause__``
         ├── AuthenticationError      401/403: retrying will not help
         ├── BadRequestError          400/404/422: the provider rejected the request
@@ -14,9 +16,11 @@
         ├── RateLimitError           429: retried, then the next candidate
         ├── ProviderTimeoutError     the call timed out: retried
         ├── ProviderConnectionError  the provider could not be reached: retried
-        └── ProviderServerError      5xx: retried
+        ├── ProviderServerError      5xx: retried
+        └── ProviderResponseError    an answer arrived but could not be read: billed, never resent
 
-Provider errors are translated exactly once, in ``costroute.providers``.
+Provider errors are translated exactly once, in ``costroute.providers``. Every error raised for a
+request carries that request's ``request_id`` (``None`` when raised outside one, e.g. at load).
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ __all__ = [
     "BadRequestError",
     "BudgetExceeded",
     "BudgetStoreUnavailable",
+    "CacheUnavailable",
     "ConfigError",
     "ContextWindowExceededError",
     "CostrouteError",
+    "LedgerUnavailable",
     "NoAdequateModelError",
     "ProviderConnectionError",
     "ProviderError",
+    "ProviderResponseError",
     "ProviderServerError",
     "ProviderTimeoutError",
     "RateLimitError",
@@ -44,7 +51,10 @@ __all__ = [
 
 
 class CostrouteError(Exception):
-    """The base of every error costroute raises."""
+    """The base of every error costroute raises. ``request_id`` is costroute's id of the request
+    the error ended (set by the client; ``None`` outside a request)."""
+
+    request_id: str | None = None
 
 
 class ConfigError(CostrouteError, ValueError):
@@ -101,6 +111,19 @@ class BudgetExceeded(CostrouteError):
 
 class BudgetStoreUnavailable(CostrouteError):
     """The budget store could not be reached; requests are refused rather than unaccounted."""
+
+
+class LedgerUnavailable(CostrouteError):
+    """The ledger cannot take records (database down, file locked, disk full). Raised before a
+    provider is called, so nothing is spent that could not be recorded; an answer that arrived
+    while the ledger failed is still delivered, its record kept in the local spool."""
+
+
+class CacheUnavailable(CostrouteError):
+    """A cache backend failed (file, database or server error); the original is ``__cause__``.
+
+    ``ResponseCache`` logs it and carries on uncached: a cache outage never fails a request.
+    """
 
 
 class ProviderError(CostrouteError):

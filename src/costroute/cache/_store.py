@@ -5,19 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Protocol, runtime_checkable
 
-from costroute._errors import CostrouteError
+from costroute._errors import CacheUnavailable
 from costroute.cache._entry import CacheEntry, CacheStats
 
 __all__ = ["CacheStore", "CacheUnavailable"]
 
 logger = logging.getLogger("costroute.cache")
-
-
-class CacheUnavailable(CostrouteError):
-    """A cache backend failed (file, database or server error); the original is ``__cause__``.
-
-    ``ResponseCache`` logs it and carries on uncached: a cache outage never fails a request.
-    """
 
 
 @runtime_checkable
