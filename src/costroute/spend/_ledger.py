@@ -57,11 +57,28 @@ class SummaryRow:
 
 @runtime_checkable
 class Ledger(Protocol):
-    """Where spend records go. Implementations: memory, SQLite, PostgreSQL."""
+    """Where spend records go. Implementations: memory, SQLite, PostgreSQL.
+
+    Every backend failure is raised as :class:`~costroute.LedgerUnavailable` (the backend's own
+    error, scrubbed of secrets, as ``__cause__``). ``ready()`` is asked before a provider is
+    called: it raises ``LedgerUnavailable`` when a record could not be written now, and is cheap
+    (no round trip) while writes are succeeding. The ``a``-prefixed twins never block an event
+    loop.
+    """
+
+    store_prompts: bool
+
+    def ready(self) -> None: ...
+
+    async def aready(self) -> None: ...
 
     def append(self, record: SpendRecord) -> None: ...
 
     def append_many(self, records: Iterable[SpendRecord]) -> None: ...
+
+    async def aappend(self, record: SpendRecord) -> None: ...
+
+    async def aappend_many(self, records: Iterable[SpendRecord]) -> None: ...
 
     def records(
         self, *, since: datetime | None = None, until: datetime | None = None,
@@ -89,6 +106,8 @@ class Ledger(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 def check_group_by(group_by: Sequence[str]) -> tuple[str, ...]:
@@ -204,6 +223,12 @@ class MemoryLedger:
     def __repr__(self) -> str:
         return f"MemoryLedger({len(self._records)} records)"
 
+    def ready(self) -> None:
+        """Always ready: a list in memory cannot be down."""
+
+    async def aready(self) -> None:
+        """Always ready."""
+
     def append(self, record: SpendRecord) -> None:
         self.append_many([record])
 
@@ -214,6 +239,12 @@ class MemoryLedger:
                 if (r.request_id, r.attempt) not in self._seen:
                     self._seen.add((r.request_id, r.attempt))
                     self._records.append(r)
+
+    async def aappend(self, record: SpendRecord) -> None:
+        self.append_many([record])  # a list append under a lock: nothing to wait for
+
+    async def aappend_many(self, records: Iterable[SpendRecord]) -> None:
+        self.append_many(records)
 
     def _select(self, **filters: object) -> list[SpendRecord]:
         with self._lock:
@@ -246,4 +277,7 @@ class MemoryLedger:
             return dict(self._feedback)
 
     def close(self) -> None:
+        """Nothing to close."""
+
+    async def aclose(self) -> None:
         """Nothing to close."""

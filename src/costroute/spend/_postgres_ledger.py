@@ -160,6 +160,23 @@ class PostgresLedger:
             )
         return int(row[0])
 
+    # Interim: the async half calls the sync operation and ready() checks nothing yet; the
+    # ledger work of the "one request loop" issue replaces both (non-blocking I/O, a real probe).
+    def ready(self) -> None:
+        """Whether a record could be written now (interim: assumed)."""
+
+    async def aready(self) -> None:
+        self.ready()
+
+    async def aappend(self, record: SpendRecord) -> None:
+        self.append_many([record])
+
+    async def aappend_many(self, records: Iterable[SpendRecord]) -> None:
+        self.append_many(records)
+
+    async def aclose(self) -> None:
+        self.close()
+
     def append(self, record: SpendRecord) -> None:
         self.append_many([record])
 
