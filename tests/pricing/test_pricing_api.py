@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -12,12 +13,20 @@ import costroute.pricing as pricing
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_price_snapshot.py"
 
 
+def _isort_style(name: str) -> tuple[int, str]:
+    """ruff's RUF022 order: CONSTANTS, then Classes, then functions, each alphabetical."""
+    return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+
 def test_all_is_sorted_and_complete() -> None:
     public = {n for n in vars(pricing) if not n.startswith("_")} - {"annotations"}
-    assert pricing.__all__ == sorted(pricing.__all__)
+    assert pricing.__all__ == sorted(pricing.__all__, key=_isort_style)
     assert set(pricing.__all__) == public
     for name in pricing.__all__:
-        assert getattr(pricing, name).__module__.startswith("costroute.pricing")
+        value = getattr(pricing, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__module__.startswith("costroute.pricing"), name
+    assert pricing.SERVICE_TIERS == ("default", "flex", "batch", "priority")
 
 
 def _script() -> ModuleType:

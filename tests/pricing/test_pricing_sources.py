@@ -253,7 +253,7 @@ def test_snapshot_source_reads_a_given_file(tmp_path: Path) -> None:
     sheet = source.sheet("X/M")
     assert sheet is not None and sheet.tiers[0].output_per_mtok == D("4")
     assert sheet.cached_input_per_mtok is None
-    assert source.info("x/m") == ModelInfo("x/m", provider="x")
+    assert source.info("x/m") == ModelInfo("x/m", provider="x", mode="chat")  # format 1 has only chat
 
 
 # ---------------------------------------------------------------------------------------------

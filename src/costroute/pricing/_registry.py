@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from .._errors import UnknownModelPriceError
 from ._cost import cost_of
-from ._sheet import ModelInfo, PriceSheet, Usage
+from ._sheet import SERVICE_TIERS, ModelInfo, PriceSheet, Usage
 from ._sources import (
     PriceFileSource,
     PricingSource,
@@ -40,6 +40,7 @@ _PREFIX_OF_PROVIDER = {
 # Bound the memo tables: model names come from configuration, but callers may pass anything.
 _MEMO_LIMIT = 4096
 
+_K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
@@ -80,6 +81,7 @@ class PriceRegistry:
         self._indexes: list[_Index] | None = None
         self._canonical: dict[str, str] = {}
         self._sheets: dict[str, PriceSheet | None] = {}
+        self._tier_sheets: dict[tuple[str, str], PriceSheet | None] = {}
         self._infos: dict[str, ModelInfo | None] = {}
         self._providers: dict[str, str] = {}
 
@@ -176,9 +178,12 @@ class PriceRegistry:
         provider = self._provider_of(key)
         return f"{provider_prefix(provider)}/{key}" if provider else key
 
-    def find(self, model: str) -> PriceSheet | None:
-        """The prices of ``model`` from the first source that knows it, or ``None``. The sheet's
-        ``model`` is the canonical name."""
+    def find(self, model: str, service_tier: str = "default") -> PriceSheet | None:
+        """The prices of ``model`` at ``service_tier`` from the first source that prices it, or
+        ``None`` (unknown model, or a tier its provider does not offer for it). The sheet's ``model``
+        is the canonical name. Raises :class:`ValueError` for a tier not in :data:`SERVICE_TIERS`."""
+        if service_tier != "default":
+            return self._find_tier(model, service_tier)
         try:
             return self._sheets[model]
         except KeyError:
@@ -187,9 +192,27 @@ class PriceRegistry:
         located = self._locate(canonical, priced=True) or self._locate(model, priced=True)
         sheet = None if located is None else located[0].sheet(located[1])
         if sheet is not None and sheet.model != canonical:
-            sheet = dataclasses.replace(sheet, model=canonical)
+            sheet = _renamed(sheet, canonical)
         _remember(self._sheets, model, sheet)
         return sheet
+
+    def _find_tier(self, model: str, service_tier: str) -> PriceSheet | None:
+        key = (model, service_tier)
+        try:
+            return self._tier_sheets[key]
+        except KeyError:
+            pass
+        if service_tier not in SERVICE_TIERS:
+            raise ValueError(f"unknown service tier {service_tier!r}; expected one of {', '.join(SERVICE_TIERS)}")
+        base = self.find(model)
+        sheet = None if base is None else base.for_service_tier(service_tier)
+        _remember(self._tier_sheets, key, sheet)
+        return sheet
+
+    def service_tiers(self, model: str) -> frozenset[str]:
+        """The service tiers ``model`` is priced at (``default`` first of all); empty if unpriced."""
+        sheet = self.find(model)
+        return frozenset() if sheet is None else sheet.service_tier_names
 
     def sheet(self, model: str) -> PriceSheet:
         """The prices of ``model``; raises :class:`UnknownModelPriceError` with close matches."""
@@ -241,6 +264,12 @@ class PriceRegistry:
         return f"PriceRegistry({[getattr(s, 'name', type(s).__name__) for s in self._sources]!r})"
 
 
+def _renamed(sheet: PriceSheet, model: str) -> PriceSheet:
+    return dataclasses.replace(
+        sheet, model=model, service_tiers=tuple(dataclasses.replace(s, model=model) for s in sheet.service_tiers)
+    )
+
+
 def _merge(first: ModelInfo, fallback: ModelInfo) -> ModelInfo:
     changes = {
         f.name: getattr(fallback, f.name)
@@ -250,7 +279,7 @@ def _merge(first: ModelInfo, fallback: ModelInfo) -> ModelInfo:
     return dataclasses.replace(first, **changes) if changes else first
 
 
-def _remember(table: dict[str, _V], key: str, value: _V) -> None:
+def _remember(table: dict[_K, _V], key: _K, value: _V) -> None:
     if len(table) >= _MEMO_LIMIT:
         table.clear()
     table[key] = value

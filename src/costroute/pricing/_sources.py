@@ -12,6 +12,7 @@ registry's business.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import importlib.metadata
 import json
@@ -27,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .._errors import ConfigError
 from .._files import key_path, read_structured
-from ._sheet import ModelInfo, PriceSheet, PriceTier
+from ._assemble import price_sheet
+from ._sheet import SERVICE_TIERS, ModelInfo, PriceSheet, PriceTier, ServiceTier
 
 __all__ = [
     "PriceFileSource",
@@ -127,17 +129,36 @@ class _FileTier(_Strict):
     output_per_mtok: _Price
     cached_input_per_mtok: _Price | None = None
     cache_write_per_mtok: _Price | None = None
+    cache_write_1h_per_mtok: _Price | None = None
+
+    def tier(self) -> PriceTier:
+        return PriceTier(
+            self.above_input_tokens,
+            self.input_per_mtok,
+            self.output_per_mtok,
+            self.cached_input_per_mtok,
+            self.cache_write_per_mtok,
+            self.cache_write_1h_per_mtok,
+        )
 
 
-class _FileEntry(_Strict):
+class _FileServiceTier(_Strict):
     input_per_mtok: _Price
     output_per_mtok: _Price
     cached_input_per_mtok: _Price | None = None
     cache_write_per_mtok: _Price | None = None
+    cache_write_1h_per_mtok: _Price | None = None
     tiers: list[_FileTier] = Field(default_factory=list)
+
+
+class _FileEntry(_FileServiceTier):
+    flex: _FileServiceTier | None = None
+    batch: _FileServiceTier | None = None
+    priority: _FileServiceTier | None = None
     effective_date: str | None = None
     source: str | None = None
     provider: str = ""
+    mode: str | None = None
     max_input_tokens: _Tokens | None = None
     max_output_tokens: _Tokens | None = None
     supports_tools: bool | None = None
@@ -165,8 +186,12 @@ class PriceFileSource(_Keyed):
         gpt-4o:
           input_per_mtok: 2.50
           output_per_mtok: 10
-          cached_input_per_mtok: 1.25     # optional; also cache_write_per_mtok, tiers, ...
-          max_input_tokens: 128000        # optional ModelInfo fields
+          cached_input_per_mtok: 1.25     # optional; also cache_write_per_mtok,
+                                          # cache_write_1h_per_mtok, tiers (long context)
+          batch:                          # optional: prices of the flex, batch and priority
+            input_per_mtok: 1.25          # service tiers, each with the same keys
+            output_per_mtok: 5
+          max_input_tokens: 128000        # optional ModelInfo fields, and mode (chat, ...)
 
     The file is read and validated when the source is created; every problem is reported at once
     in a :class:`~costroute.ConfigError` naming the file and the key path.
@@ -195,25 +220,21 @@ class PriceFileSource(_Keyed):
         super().__init__(sheets, infos)
 
     def _convert(self, model: str, e: _FileEntry) -> tuple[PriceSheet, ModelInfo]:
-        tiers = tuple(
-            PriceTier(
-                t.above_input_tokens,
-                t.input_per_mtok,
-                t.output_per_mtok,
-                t.cached_input_per_mtok,
-                t.cache_write_per_mtok,
-            )
-            for t in e.tiers
+        long_context: dict[ServiceTier, tuple[PriceTier, ...]] = {"default": tuple(t.tier() for t in e.tiers)}
+        others: tuple[tuple[ServiceTier, _FileServiceTier | None], ...] = (
+            ("flex", e.flex),
+            ("batch", e.batch),
+            ("priority", e.priority),
         )
-        sheet = PriceSheet(
-            model=model,
-            input_per_mtok=e.input_per_mtok,
-            output_per_mtok=e.output_per_mtok,
-            cached_input_per_mtok=e.cached_input_per_mtok,
-            cache_write_per_mtok=e.cache_write_per_mtok,
-            tiers=tiers,
-            effective_date=e.effective_date,
+        for name, sub in others:
+            if sub is not None:
+                long_context[name] = tuple(t.tier() for t in sub.tiers)
+        sheet = price_sheet(
+            model,
+            e,
             source=e.source or str(self.path),
+            effective_date=e.effective_date,
+            long_context=long_context,
         )
         info = ModelInfo(
             model=model,
@@ -224,6 +245,7 @@ class PriceFileSource(_Keyed):
             supports_vision=e.supports_vision,
             supports_json=e.supports_json,
             supports_streaming=e.supports_streaming,
+            mode=e.mode,
         )
         return sheet, info
 
@@ -236,16 +258,50 @@ def _decimal(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
+def _snapshot_tiers(rows: Any) -> tuple[PriceTier, ...]:
+    """Long-context rows ``[above, input, output, read, write(, write_1h)]`` (format 1 has no
+    1-hour write)."""
+    return tuple(
+        PriceTier(int(t[0]), Decimal(t[1]), Decimal(t[2]), _decimal(t[3]), _decimal(t[4]), _decimal(_at(t, 5)))
+        for t in rows or ()
+    )
+
+
+def _at(row: list[Any], i: int) -> Any:
+    return row[i] if len(row) > i else None
+
+
+def _snapshot_sheet(model: str, raw: dict[str, Any], tier: ServiceTier, date: str | None, source: str) -> PriceSheet:
+    return PriceSheet(
+        model=model,
+        input_per_mtok=Decimal(raw["input"]),
+        output_per_mtok=Decimal(raw["output"]),
+        cached_input_per_mtok=_decimal(raw.get("cache_read")),
+        cache_write_per_mtok=_decimal(raw.get("cache_write")),
+        cache_write_1h_per_mtok=_decimal(raw.get("cache_write_1h")),
+        tiers=_snapshot_tiers(raw.get("tiers")),
+        effective_date=date,
+        source=source,
+        service_tier=tier,
+    )
+
+
 class SnapshotSource:
     """The price snapshot bundled with costroute (from litellm's price map; see ``built_from``).
 
-    The file is read and parsed on first use, once per instance; sheets are built on demand.
+    ``modes`` are the kinds of model the source answers for (litellm's ``mode``: ``chat``,
+    ``embedding``, ``responses``, ...; ``None`` for every kind). The default, chat models only, is
+    what routing may choose from. The file is read and parsed on first use, once per instance;
+    sheets are built on demand.
     """
 
     name = "snapshot"
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, modes: Iterable[str] | None = ("chat",)
+    ) -> None:
         self._path = None if path is None else Path(path)
+        self._modes = None if modes is None else frozenset(modes)
         self._data: dict[str, dict[str, Any]] | None = None
         self._lower: dict[str, str] = {}
         self._header: dict[str, Any] = {}
@@ -260,6 +316,8 @@ class SnapshotSource:
                 blob = self._path.read_bytes()
             document = json.loads(gzip.decompress(blob))
             models: dict[str, dict[str, Any]] = document.pop("models")
+            if self._modes is not None:
+                models = {k: v for k, v in models.items() if v.get("mode", "chat") in self._modes}
             self._header = document
             self._lower = {k.lower(): k for k in models}
             self._data = models
@@ -283,19 +341,14 @@ class SnapshotSource:
         key, raw = found
         sheet = self._sheets.get(key)
         if sheet is None:
-            tiers = tuple(
-                PriceTier(int(t[0]), Decimal(t[1]), Decimal(t[2]), _decimal(t[3]), _decimal(t[4]))
-                for t in raw.get("tiers", ())
-            )
-            sheet = PriceSheet(
-                model=key,
-                input_per_mtok=Decimal(raw["input"]),
-                output_per_mtok=Decimal(raw["output"]),
-                cached_input_per_mtok=_decimal(raw.get("cache_read")),
-                cache_write_per_mtok=_decimal(raw.get("cache_write")),
-                tiers=tiers,
-                effective_date=self._header.get("effective_date"),
-                source=raw.get("source") or str(self._header.get("built_from", "")),
+            date = self._header.get("effective_date")
+            source = raw.get("source") or str(self._header.get("built_from", ""))
+            others = raw.get("service_tiers") or {}
+            sheet = dataclasses.replace(
+                _snapshot_sheet(key, raw, "default", date, source),
+                service_tiers=tuple(
+                    _snapshot_sheet(key, others[name], name, date, source) for name in SERVICE_TIERS if name in others
+                ),
             )
             self._sheets[key] = sheet
         return sheet
@@ -315,6 +368,7 @@ class SnapshotSource:
                 supports_tools=raw.get("tools"),
                 supports_vision=raw.get("vision"),
                 supports_json=raw.get("json"),
+                mode=raw.get("mode", "chat"),
             )
             self._infos[key] = info
         return info
