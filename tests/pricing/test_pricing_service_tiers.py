@@ -340,3 +340,38 @@ def test_a_negotiated_price_has_only_the_tiers_it_names() -> None:
 def test_an_explicit_zero_cache_price_is_kept() -> None:
     override = price_sheet("anthropic/claude-sonnet-4-5", _Record(D("3"), D("15"), cached_input_per_mtok=D("0")))
     assert restate(override, SONNET).cached_input_per_mtok == D("0")
+
+
+# ---------------------------------------------------------------------------------------------
+# The bundled snapshot, through the default registry
+
+
+@pytest.fixture(scope="module")
+def bundled() -> PriceRegistry:
+    return PriceRegistry.default(plugins=False)
+
+
+def test_bundled_one_hour_writes(bundled: PriceRegistry) -> None:
+    usage = Usage(output_tokens=1000, cache_write_1h_tokens=20_000)
+    assert bundled.cost("claude-sonnet-4-5", usage) == D("0.135")  # 20000 x 6 + 1000 x 15
+    batch = bundled.find("anthropic/claude-sonnet-4-5", service_tier="batch")
+    assert batch is not None and batch.model == "anthropic/claude-sonnet-4-5"
+    assert cost_of(batch, usage) == D("0.0675")  # 20000 x 3 (2 x batch input) + 1000 x 7.5
+    assert "by provider rule" in batch.source
+
+
+def test_bundled_service_tiers(bundled: PriceRegistry) -> None:
+    assert bundled.service_tiers("gpt-5") == frozenset(SERVICE_TIERS)
+    assert bundled.service_tiers("gpt-4o") == {"default", "batch", "priority"}  # no flex for gpt-4o
+    assert bundled.service_tiers("claude-sonnet-4-5") == {"default", "batch"}
+    assert bundled.service_tiers("gemini/gemini-2.5-pro") == frozenset(SERVICE_TIERS)
+    usage = usage_from_openai(OPENAI_USAGE, "openai")
+    for tier in SERVICE_TIERS:
+        sheet = bundled.find("openai/gpt-5", service_tier=tier)
+        assert sheet is not None
+        assert cost_of(sheet, usage) == cost_of(_tier(GPT5, tier), usage), tier
+    gemini_usage = usage_from_openai(GEMINI_LONG, "gemini")
+    for tier in ("default", "flex", "priority"):
+        sheet = bundled.find("gemini/gemini-2.5-pro", service_tier=tier)
+        assert sheet is not None
+        assert cost_of(sheet, gemini_usage) == cost_of(_tier(GEMINI_PRO, tier), gemini_usage), tier

@@ -200,7 +200,8 @@ def _per_mtok(value: float) -> Decimal:
 
 
 @pytest.mark.parametrize(
-    "model", ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "gemini/gemini-2.5-pro"]
+    "model",
+    ["gpt-4o", "gpt-4o-mini", "gpt-5", "o3", "claude-sonnet-4-5", "gemini/gemini-2.5-pro", "gemini/gemini-2.5-flash"],
 )
 def test_snapshot_matches_litellm(model: str) -> None:
     raw = _litellm_price_map()[model]
@@ -215,6 +216,17 @@ def test_snapshot_matches_litellm(model: str) -> None:
         assert tier.above_input_tokens == 200_000
         assert tier.input_per_mtok == _per_mtok(raw["input_cost_per_token_above_200k_tokens"])
         assert tier.output_per_mtok == _per_mtok(raw["output_cost_per_token_above_200k_tokens"])
+    if "cache_creation_input_token_cost_above_1hr" in raw:
+        assert sheet.cache_write_1h_per_mtok == _per_mtok(raw["cache_creation_input_token_cost_above_1hr"])
+    for tier, suffix in (("flex", "_flex"), ("batch", "_batches"), ("priority", "_priority")):
+        priced = f"input_cost_per_token{suffix}" in raw and f"output_cost_per_token{suffix}" in raw
+        tier_sheet = sheet.for_service_tier(tier)
+        assert (tier_sheet is not None) == priced, tier
+        if tier_sheet is not None:
+            assert tier_sheet.input_per_mtok == _per_mtok(raw[f"input_cost_per_token{suffix}"])
+            assert tier_sheet.output_per_mtok == _per_mtok(raw[f"output_cost_per_token{suffix}"])
+            if f"cache_read_input_token_cost{suffix}" in raw:
+                assert tier_sheet.cached_input_per_mtok == _per_mtok(raw[f"cache_read_input_token_cost{suffix}"])
     info = SnapshotSource().info(model)
     assert info is not None
     assert info.provider == raw["litellm_provider"]
@@ -254,6 +266,65 @@ def test_snapshot_source_reads_a_given_file(tmp_path: Path) -> None:
     assert sheet is not None and sheet.tiers[0].output_per_mtok == D("4")
     assert sheet.cached_input_per_mtok is None
     assert source.info("x/m") == ModelInfo("x/m", provider="x", mode="chat")  # format 1 has only chat
+
+
+def test_snapshot_format_2_with_service_tiers_and_modes(tmp_path: Path) -> None:
+    path = tmp_path / "snap.json.gz"
+    doc = {
+        "version": 2,
+        "built_from": "litellm 0.0.2",
+        "built_at": "2026-01-01",
+        "effective_date": "2026-01-01 (litellm 0.0.2)",
+        "models": {
+            "x/m": {
+                "provider": "x",
+                "input": "2",
+                "output": "8",
+                "cache_write_1h": "4",
+                "tiers": [[100, "3", "9", None, None, "6"]],
+                "service_tiers": {
+                    "batch": {"input": "1", "output": "4", "cache_write_1h": "2", "derived": ["cache_write_1h"]},
+                    "flex": {"input": "1", "output": "4", "tiers": [[100, "1.5", "4.5", None, None, None]]},
+                },
+            },
+            "x/embed": {"provider": "x", "input": "0.1", "output": "0", "mode": "embedding"},
+        },
+    }
+    path.write_bytes(gzip.compress(json.dumps(doc).encode()))
+    chat = SnapshotSource(path)
+    assert chat.models() == ["x/m"] and chat.sheet("x/embed") is None and chat.info("x/embed") is None
+    sheet = chat.sheet("x/m")
+    assert sheet is not None
+    assert sheet.tiers[0].cache_write_1h_per_mtok == D("6")
+    assert sheet.service_tier_names == {"default", "flex", "batch"}
+    batch = sheet.for_service_tier("batch")
+    assert batch is not None and batch.cache_write_1h_per_mtok == D("2")
+    assert batch.source == "litellm 0.0.2 (batch: cache_write_1h by provider rule)"
+    flex = sheet.for_service_tier("flex")
+    assert flex is not None and flex.tiers[0].input_per_mtok == D("1.5") and flex.source == "litellm 0.0.2"
+    everything = SnapshotSource(path, modes=None)
+    assert sorted(everything.models()) == ["x/embed", "x/m"]
+    info = everything.info("x/embed")
+    assert info is not None and info.mode == "embedding"
+    assert SnapshotSource(path, modes=["embedding"]).models() == ["x/embed"]
+
+
+def test_bundled_snapshot_modes() -> None:
+    """Chat by default; models litellm mislabels as chat are under their real mode."""
+    chat = SnapshotSource()
+    everything = SnapshotSource(modes=None)
+    assert len(everything.models()) > len(chat.models()) > 1000
+    for model, mode in [
+        ("vercel_ai_gateway/cohere/embed-v4.0", "embedding"),
+        ("fireworks_ai/accounts/fireworks/models/flux-1-dev", "image_generation"),
+        ("gemini/gemini-2.5-pro-preview-tts", "audio_speech"),
+        ("text-embedding-3-small", "embedding"),
+    ]:
+        assert chat.sheet(model) is None, model
+        info = everything.info(model)
+        assert info is not None and info.mode == mode, model
+    info = chat.info("gpt-4o")
+    assert info is not None and info.mode == "chat"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from costroute.pricing import PriceRegistry, SnapshotSource
 from costroute.providers._table import PROVIDER_RULES, ProviderRules, provider_rules
 
 
@@ -76,6 +77,45 @@ def test_batch_limits() -> None:
 def test_minimum_cacheable_prefix(provider: str, model: str, tokens: int) -> None:
     cache = provider_rules(provider).cache
     assert cache is not None and cache.min_prefix_tokens(model) == tokens
+
+
+def test_claude_cache_multipliers_match_the_bundled_prices() -> None:
+    """Anthropic's documented 1.25x (5 min) and 2x (1 h) write prices and 0.1x reads, on its models."""
+    registry = PriceRegistry.default(plugins=False)
+    cache = PROVIDER_RULES["anthropic"].cache
+    assert cache is not None and cache.read_fraction is not None
+    for model in ("claude-sonnet-4-5", "claude-opus-4-5", "claude-haiku-4-5"):
+        sheet = registry.find(model)
+        assert sheet is not None
+        assert sheet.cache_write_per_mtok == sheet.input_per_mtok * cache.write_multipliers[300]
+        assert sheet.cache_write_1h_per_mtok == sheet.input_per_mtok * cache.write_multipliers[3600]
+        assert sheet.cached_input_per_mtok == sheet.input_per_mtok * cache.read_fraction
+
+
+def test_service_tiers_in_the_snapshot_are_offered_by_the_table() -> None:
+    """A provider the table knows has flex (batch) rules wherever a bundled model has a flex
+    (batch) price, and the documented discount holds for most of its models."""
+    source = SnapshotSource(modes=None)
+    seen: dict[tuple[str, str], list[bool]] = {}
+    for model in source.models():
+        sheet, info = source.sheet(model), source.info(model)
+        assert sheet is not None and info is not None
+        rules = provider_rules(info.provider)
+        if not rules.known:
+            continue
+        for tier in ("flex", "batch"):
+            tier_sheet = sheet.for_service_tier(tier)
+            if tier_sheet is None:
+                continue
+            service = rules.flex if tier == "flex" else rules.batch
+            assert service is not None, (model, tier)
+            if service.price is not None and sheet.input_per_mtok:
+                seen.setdefault((rules.provider, tier), []).append(
+                    tier_sheet.input_per_mtok == sheet.input_per_mtok * service.price.fraction
+                )
+    assert seen
+    for key, matches in seen.items():
+        assert sum(matches) >= 0.8 * len(matches), key
 
 
 def test_table_imports_nothing_heavy() -> None:

@@ -272,6 +272,9 @@ def _at(row: list[Any], i: int) -> Any:
 
 
 def _snapshot_sheet(model: str, raw: dict[str, Any], tier: ServiceTier, date: str | None, source: str) -> PriceSheet:
+    derived = raw.get("derived")
+    if derived:  # prices the build filled in by a provider's documented rule (providers._table)
+        source = f"{source} ({tier}: {', '.join(derived)} by provider rule)"
     return PriceSheet(
         model=model,
         input_per_mtok=Decimal(raw["input"]),
