@@ -10,6 +10,7 @@ from ._schema import (
     ModelSupports,
     PolicyConfig,
     RetryConfig,
+    TierPrice,
 )
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ModelSupports",
     "PolicyConfig",
     "RetryConfig",
+    "TierPrice",
     "check_references",
     "known_quality",
     "load_config",

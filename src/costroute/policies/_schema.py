@@ -18,6 +18,7 @@ __all__ = [
     "ModelSupports",
     "PolicyConfig",
     "RetryConfig",
+    "TierPrice",
 ]
 
 #: Tier name -> the minimum model quality it demands.
@@ -31,13 +32,24 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
-class ModelPrice(_Frozen):
-    """A price override, in US dollars per million tokens."""
+class TierPrice(_Frozen):
+    """The price of one service tier, in US dollars per million tokens."""
 
     input_per_mtok: Money
     output_per_mtok: Money
     cached_input_per_mtok: Money | None = None
     cache_write_per_mtok: Money | None = None
+    cache_write_1h_per_mtok: Money | None = None
+
+
+class ModelPrice(TierPrice):
+    """A price override, in US dollars per million tokens: the default tier's, and optionally the
+    ``flex``, ``batch`` and ``priority`` tiers' (a model has only the tiers its price names, unless
+    the price restates the known list price; see :func:`costroute.pricing.restate`)."""
+
+    flex: TierPrice | None = None
+    batch: TierPrice | None = None
+    priority: TierPrice | None = None
     effective_date: str | None = None
 
 
