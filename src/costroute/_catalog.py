@@ -5,13 +5,13 @@ Built once per client, so the per-request path only does dictionary look-ups.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import threading
 from dataclasses import dataclass
 
 from ._errors import ConfigError, RequestValidationError
 from .policies import CostrouteConfig, ModelConfig, PolicyConfig, known_quality
+from .pricing import price_sheet, restate
 from .pricing._registry import PriceRegistry, provider_prefix
 from .pricing._sheet import ModelInfo, PriceSheet
 from .pricing._sources import StaticSource
@@ -35,35 +35,17 @@ class ResolvedPolicy:
 def _sheet_from_config(spec: ModelConfig) -> PriceSheet | None:
     if spec.price is None:
         return None
-    p = spec.price
-    return PriceSheet(
-        model=spec.name, input_per_mtok=p.input_per_mtok, output_per_mtok=p.output_per_mtok,
-        cached_input_per_mtok=p.cached_input_per_mtok, cache_write_per_mtok=p.cache_write_per_mtok,
-        effective_date=p.effective_date, source="config",
-    )
+    return price_sheet(spec.name, spec.price, source="config", effective_date=spec.price.effective_date)
 
 
 def _registry_for(config: CostrouteConfig) -> PriceRegistry:
-    """Config prices in front of the standard chain; the chain's sources are read once and shared."""
+    """Config prices in front of the standard chain; the chain's sources are read once and shared.
+    A config price that restates the known list price keeps what it leaves out (``restate``)."""
     known = PriceRegistry.default(files=config.price_files, plugins=config.pricing_plugins)
-    overrides = [_restated(s, known.find(s.model)) for s in map(_sheet_from_config, config.models) if s is not None]
+    overrides = [restate(s, known.find(s.model)) for s in map(_sheet_from_config, config.models) if s is not None]
     if not overrides:
         return known
     return PriceRegistry([StaticSource(overrides, name="config"), *known.sources])
-
-
-def _restated(override: PriceSheet, known: PriceSheet | None) -> PriceSheet:
-    """A config price that restates the known list price keeps what it leaves out: the cached-input
-    and cache-write prices and the long-context tiers. (A different price, a negotiated one, is
-    taken as given: its cached prices default to its input price, without tiers.)"""
-    if known is None or (override.input_per_mtok, override.output_per_mtok) != (
-            known.input_per_mtok, known.output_per_mtok):
-        return override
-    return dataclasses.replace(
-        override, tiers=known.tiers,
-        cached_input_per_mtok=override.cached_input_per_mtok or known.cached_input_per_mtok,
-        cache_write_per_mtok=override.cache_write_per_mtok or known.cache_write_per_mtok,
-    )
 
 
 class Catalog:
