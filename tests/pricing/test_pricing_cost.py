@@ -309,6 +309,12 @@ def test_anthropic_iterations_are_summed() -> None:
     assert usage_from_openai(native, "anthropic") == Usage(
         input_tokens=110, output_tokens=45, cache_read_tokens=1000, cache_write_1h_tokens=300
     )
+    # Iterations without a lifetime breakdown: the top-level one splits their writes.
+    native["iterations"][1].pop("cache_creation")
+    native["cache_creation"] = {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200}
+    assert usage_from_openai(native, "anthropic") == Usage(
+        input_tokens=110, output_tokens=45, cache_read_tokens=1000, cache_write_tokens=100, cache_write_1h_tokens=200
+    )
 
 
 def test_bedrock_converse_shape_with_cache_details() -> None:

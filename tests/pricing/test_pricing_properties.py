@@ -159,3 +159,35 @@ any_count = (
 def test_parsed_counts_never_negative(block: dict[str, object], provider: str) -> None:
     usage = usage_from_openai(block, provider)
     assert all(getattr(usage, f.name) >= 0 for f in fields(usage) if f.name != "extra")
+
+
+small = st.integers(min_value=0, max_value=10**6)
+
+
+@st.composite
+def anthropic_blocks(draw: st.DrawFn) -> dict[str, object]:
+    block: dict[str, object] = {"input_tokens": draw(small), "output_tokens": draw(small)}
+    if draw(st.booleans()):
+        block["cache_read_input_tokens"] = draw(small)
+    if draw(st.booleans()):
+        five, hour = draw(small), draw(small)
+        block["cache_creation_input_tokens"] = five + hour + draw(st.sampled_from([0, 0, 7]))  # some unattributed
+        if draw(st.booleans()):
+            block["cache_creation"] = {"ephemeral_5m_input_tokens": five, "ephemeral_1h_input_tokens": hour}
+    return block
+
+
+@settings(deadline=None, max_examples=60)
+@given(anthropic_blocks())
+def test_anthropic_native_and_through_litellm_agree(block: dict[str, object]) -> None:
+    """The same Anthropic usage, read natively or after litellm's AnthropicConfig.calculate_usage."""
+    import os
+    import warnings
+
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from litellm.llms.anthropic.chat.transformation import AnthropicConfig
+
+        through = AnthropicConfig().calculate_usage(block, reasoning_content=None)
+    assert usage_from_openai(through, "anthropic") == usage_from_openai(block, "anthropic")

@@ -221,7 +221,9 @@ def _from_anthropic(usage: Any) -> Usage:
     def total(name: str) -> int:
         return sum(_first(_field(part, name)) for part in parts)
 
-    breakdowns = [_field(part, "cache_creation") for part in parts]
+    breakdowns = [b for b in (_field(part, "cache_creation") for part in parts) if isinstance(b, Mapping)]
+    if not breakdowns:  # iterations without a breakdown: the top-level one, as litellm does
+        breakdowns = [_field(usage, "cache_creation")]
     five_min = sum(_first(_field(b, "ephemeral_5m_input_tokens")) for b in breakdowns)
     one_hour = sum(_first(_field(b, "ephemeral_1h_input_tokens")) for b in breakdowns)
     write, write_1h = _split_writes(max(total("cache_creation_input_tokens"), five_min + one_hour), one_hour)
