@@ -355,3 +355,23 @@ def test_long_context_tier_has_its_own_one_hour_price() -> None:
     no_1h = replace(sheet, tiers=(PriceTier(200_000, D("6"), D("22.5"), D("0.6"), D("7.5")),))
     # A tier without a 1-hour price falls back to its own write price: 60000 x 7.5 = 450000
     assert cost_of(no_1h, usage) == D("1.3725")
+
+
+def test_bedrock_converse_through_real_litellm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    native = {
+        "inputTokens": 120,
+        "outputTokens": 80,
+        "totalTokens": 2700,
+        "cacheReadInputTokens": 1000,
+        "cacheWriteInputTokens": 1500,
+        "cacheDetails": [{"ttl": "5m", "inputTokens": 500}, {"ttl": "1h", "inputTokens": 1000}],
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pytest.importorskip("litellm")
+        from litellm.llms.bedrock.chat.converse_transformation import AmazonConverseConfig
+
+        through = AmazonConverseConfig().transform_usage(native)
+    assert through.prompt_tokens == 2620
+    assert usage_from_openai(through, "bedrock_converse") == usage_from_openai(native, "bedrock_converse")
