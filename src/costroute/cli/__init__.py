@@ -24,7 +24,7 @@ app = typer.Typer(
     name="costroute",
     help="Route every LLM request to the cheapest adequate model, and account for every cent.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_show_locals=False,
 )
 
