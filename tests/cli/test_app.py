@@ -25,7 +25,7 @@ def test_version(runner: CliRunner) -> None:
 def test_help_lists_the_commands(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("route", "prices", "demo"):
+    for command in ("route", "prices", "demo", "config"):
         assert command in result.stdout
 
 
@@ -68,7 +68,7 @@ def test_missing_optional_command_modules_are_skipped(monkeypatch: pytest.Monkey
     monkeypatch.setattr(costroute.cli.importlib, "import_module", _importer(modules))
     fresh = typer.Typer()
     costroute.cli._register(fresh)
-    assert sorted(c.name or "" for c in fresh.registered_commands) == ["demo", "eval", "prices", "route"]
+    assert sorted(c.name or "" for c in fresh.registered_commands) == ["config", "demo", "eval", "prices", "route"]
 
 
 def test_a_broken_optional_command_module_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:

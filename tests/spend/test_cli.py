@@ -66,7 +66,7 @@ def test_spend_table(app: typer.Typer, files: tuple[Path, Path]) -> None:
     result = CliRunner().invoke(app, ["spend", "--ledger", str(files[0]), "--by", "model"])
     assert result.exit_code == 0, result.output
     assert "gpt-4o-mini" in result.output and "claude-haiku" in result.output
-    assert "$1.250000" in result.output
+    assert "$1.25" in result.output
 
 
 def test_spend_json_since_by_tag(app: typer.Typer, files: tuple[Path, Path]) -> None:
@@ -145,7 +145,7 @@ def test_budget(app: typer.Typer, files: tuple[Path, Path], tmp_path: Path) -> N
     assert rows["per-user", "tag:user=bob"]["reserved"] == "0.500000"
     assert rows["per-user", "tag:user=bob"]["resets_at"] is None
     table = CliRunner().invoke(app, ["budget", "--config", str(files[1])])
-    assert table.exit_code == 0 and "monthly" in table.output and "$8.7500" in table.output
+    assert table.exit_code == 0 and "monthly" in table.output and "$8.75" in table.output
     held.release()
     store.close()
 

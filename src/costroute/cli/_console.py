@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-__all__ = ["emit_json", "errors_as_messages", "money", "stderr", "stdout"]
+__all__ = ["emit_json", "errors_as_messages", "money", "stderr", "stdout", "usd", "usd_column"]
 
 
 #: Width of tables written to a pipe or a file, where no terminal width is known.
@@ -52,6 +52,38 @@ def money(value: Decimal | None, places: int = 6) -> str:
     if value is None:
         return "-"
     return f"${value:,.{places}f}"
+
+
+#: Most decimal places :func:`usd` shows (ledgers keep micro-dollars; config amounts go to 1e-10).
+_MAX_PLACES = 10
+#: Places of a micro-dollar: amounts below a dollar show exactly down to it.
+_MICRO_PLACES = 6
+
+
+def _places(value: Decimal, significant: int) -> int:
+    """Cents from a dollar up; below, the places the amount needs, down to the micro-dollar (and
+    ``significant`` digits for what is smaller still)."""
+    if not value or not value.is_finite() or abs(value) >= 1:
+        return 2
+    exact = -int(abs(value).normalize().as_tuple().exponent)
+    digits = significant - 1 - value.copy_abs().adjusted()
+    return min(_MAX_PLACES, max(2, min(exact, max(digits, _MICRO_PLACES))))
+
+
+def usd(value: Decimal | None, *, significant: int = 3) -> str:
+    """``$1,234.50``, ``$0.50``, ``$0.009845``, ``$0.000000123``: cents from a dollar up; below a
+    dollar every digit down to the micro-dollar (what ledgers keep), and ``significant`` digits for
+    smaller amounts, so that a sub-cent amount never shows as ``$0.00``; ``-`` when unknown."""
+    if value is None:
+        return "-"
+    return f"${value:,.{_places(value, significant)}f}"
+
+
+def usd_column(values: list[Decimal | None], *, significant: int = 3) -> list[str]:
+    """:func:`usd` for a table column: every amount with as many places as its most precise one
+    needs, so that the decimal points line up."""
+    places = max((_places(v, significant) for v in values if v is not None), default=2)
+    return ["-" if v is None else f"${v:,.{places}f}" for v in values]
 
 
 @contextmanager

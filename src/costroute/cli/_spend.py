@@ -1,12 +1,15 @@
 """``costroute spend`` (what was spent, grouped) and ``costroute budget`` (where budgets stand).
 
-Both read the ledger and budget store named by ``--config`` (default: the embedded SQLite files,
-see :func:`costroute.spend.default_data_dir`); ``spend --ledger PATH`` reads a SQLite ledger file.
+Both read the ledger and budget store named by ``--config``, else by ``$COSTROUTE_CONFIG`` (as
+``Client()`` and ``costroute route`` do), else the embedded SQLite files (see
+:func:`costroute.spend.default_data_dir`); ``spend --ledger PATH`` reads a SQLite ledger file.
+Amounts show cents from a dollar up and every micro-dollar below (see :func:`~._console.usd`).
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -20,7 +23,7 @@ import typer
 from rich.markup import escape
 
 from .._errors import CostrouteError
-from ._console import emit_json, errors_as_messages, money, stdout
+from ._console import emit_json, errors_as_messages, stdout, usd_column
 
 if TYPE_CHECKING:
     from ..spend import BudgetConfig, BudgetState, Ledger, SummaryRow
@@ -83,8 +86,10 @@ def summary_dicts(rows: Sequence[SummaryRow], group_by: Sequence[str]) -> list[d
 
 
 def _config(path: Path | None) -> Any:
+    """``--config``, else ``$COSTROUTE_CONFIG``, else the defaults (the embedded SQLite files)."""
     from ..policies import load_config
 
+    path = path or (Path(os.environ["COSTROUTE_CONFIG"]) if os.environ.get("COSTROUTE_CONFIG") else None)
     return load_config(path) if path is not None else load_config({})
 
 
@@ -109,7 +114,7 @@ def spend(
         OutputFormat.table
     ),
     ledger: Annotated[Path | None, typer.Option(help="A SQLite ledger file to read.")] = None,
-    config: Annotated[Path | None, typer.Option(help="costroute config file.")] = None,
+    config: Annotated[Path | None, typer.Option(help="costroute config file (default: $COSTROUTE_CONFIG).")] = None,
 ) -> None:
     """What was spent: requests, tokens, cost, baseline and savings, grouped."""
     from ..spend import SpendView
@@ -147,11 +152,12 @@ def _spend_table(rows: Sequence[SummaryRow], group_by: Sequence[str]) -> None:
         table.add_column(name)
     for _, title in _COLUMNS:
         table.add_column(title, justify="right")
-    for row in rows:
+    money = {attr: usd_column([getattr(row, attr) for row in rows]) for attr, _ in _COLUMNS
+             if rows and isinstance(getattr(rows[0], attr), Decimal)}
+    for i, row in enumerate(rows):
         cells = [escape(row.group.get(name, "") or "-") for name in group_by]
         for attr, _ in _COLUMNS:
-            value = getattr(row, attr)
-            cells.append(money(value) if isinstance(value, Decimal) else f"{value:,}")
+            cells.append(money[attr][i] if attr in money else f"{getattr(row, attr):,}")
         table.add_row(*cells)
     console = stdout()
     if rows:
@@ -200,7 +206,7 @@ def budget_states(config: Path | None, *, now: datetime | None = None) -> list[B
 
 
 def budget(
-    config: Annotated[Path | None, typer.Option(help="costroute config file.")] = None,
+    config: Annotated[Path | None, typer.Option(help="costroute config file (default: $COSTROUTE_CONFIG).")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
         OutputFormat.table
     ),
@@ -236,10 +242,10 @@ def budget(
                   "resets at"):
         table.add_column(title, justify="right" if title in (
             "limit", "spent", "reserved", "remaining") else "left")
-    for s in states:
+    amounts = [usd_column([getattr(s, attr) for s in states]) for attr in ("limit", "spent", "reserved", "remaining")]
+    for i, s in enumerate(states):
         table.add_row(
-            escape(s.budget), escape(s.scope_key), s.action, money(s.limit, 2), money(s.spent, 4),
-            money(s.reserved, 4), money(s.remaining, 4),
+            escape(s.budget), escape(s.scope_key), s.action, *(column[i] for column in amounts),
             s.resets_at.strftime("%Y-%m-%d %H:%M UTC") if s.resets_at else "never",
         )
     console.print(table)

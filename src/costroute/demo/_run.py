@@ -1,199 +1,119 @@
-"""Running the demo workload through the real client, and summarising what happened.
+"""Replaying the recorded sample through the real client.
 
-:func:`run_demo` does the I/O: it starts a loopback :class:`~costroute.testing.FakeOpenAIServer`,
-builds a :class:`~costroute.Client` over :func:`~costroute.demo.demo_config`, and sends every
-request of the workload through litellm's real OpenAI code path. :func:`summarize` is the pure
-part: per-request outcomes in, a :class:`DemoReport` out.
+:func:`run_demo` does the I/O: a loopback :class:`~costroute.testing.FakeOpenAIServer` replays
+each model's recorded answer to each question (billing the recorded usage), a real
+:class:`~costroute.Client` routes every question once per setting through litellm's real code
+path, and every request is recorded in the ledger it is given, tagged ``source=demo`` and
+``run=<id>``. The report's money is read back from that ledger.
 """
 
 from __future__ import annotations
 
-import math
-import statistics
+import dataclasses
+import secrets
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ._config import BASELINE, DEMO_MODELS, demo_config
-from ._workload import WorkloadItem, build_workload
+from ..pricing import PriceRegistry, PriceSheet
+from ._config import SETTINGS, Setting, replay_config
+from ._report import Answered, DemoReport, summarize
+from ._sample import Sample, SampleModel, SampleRow, load_sample, trained_on
 
 if TYPE_CHECKING:
+    from ..spend import Ledger
     from ..testing import FakeOpenAIServer
 
-__all__ = ["DemoReport", "ModelShare", "Outcome", "answer_of", "run_demo", "summarize"]
+__all__ = ["TAG_SOURCE", "recorded_answer", "run_demo"]
 
-_WARMUP = [{"role": "user", "content": "Warm-up: say hello."}]
-_FILLER = ("the", "answer", "covers", "each", "point", "in", "turn", "with", "a", "short", "example",
-           "and", "notes", "on", "edge", "cases")
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """One request of the workload, as the client reported it (``resp.costroute``)."""
-
-    kind: str
-    model: str
-    tier: str
-    cost_usd: Decimal
-    baseline_cost_usd: Decimal
-    latency_ms: float
+#: The ``source`` tag of every demo request.
+TAG_SOURCE = "demo"
 
 
-@dataclass(frozen=True, slots=True)
-class ModelShare:
-    """How many requests one model served, at which tiers, for how much."""
-
-    model: str
-    requests: int
-    cost_usd: Decimal
-    tiers: Mapping[str, int] = field(default_factory=dict)
+def recorded_answer(row: SampleRow, model: SampleModel) -> str:
+    """The fake's answer: RouteLLM recorded whether each answer was right, not its text."""
+    return f"[{model.label}'s recorded answer to {row.id}: {'correct' if row.scores[model.name] else 'wrong'}]"
 
 
-@dataclass(frozen=True, slots=True)
-class DemoReport:
-    """What routing the workload cost, against always calling the baseline model."""
+def _load_replies(fake: FakeOpenAIServer, sample: Sample) -> None:
+    from ..testing import Reply
 
-    requests: int
-    baseline_model: str
-    models: tuple[ModelShare, ...]
-    tiers: Mapping[str, int]
-    kinds: Mapping[str, Mapping[str, int]]
-    spend_usd: Decimal
-    baseline_usd: Decimal
-    p50_ms: float
-    p95_ms: float
-    elapsed_s: float
-
-    @property
-    def saved_usd(self) -> Decimal:
-        return self.baseline_usd - self.spend_usd
-
-    @property
-    def savings_pct(self) -> float:
-        """Share of the baseline spend that routing saved, in percent."""
-        return float(self.saved_usd / self.baseline_usd * 100) if self.baseline_usd else 0.0
-
-    @property
-    def savings_x(self) -> float:
-        """How many times cheaper than the baseline (``baseline / spend``)."""
-        return float(self.baseline_usd / self.spend_usd) if self.spend_usd else float("inf")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready form (money as decimal strings)."""
-        return {
-            "requests": self.requests,
-            "baseline_model": self.baseline_model,
-            "spend_usd": str(self.spend_usd),
-            "baseline_usd": str(self.baseline_usd),
-            "saved_usd": str(self.saved_usd),
-            "savings_pct": round(self.savings_pct, 2),
-            "savings_x": round(self.savings_x, 2) if math.isfinite(self.savings_x) else None,
-            "p50_ms": round(self.p50_ms, 2),
-            "p95_ms": round(self.p95_ms, 2),
-            "elapsed_s": round(self.elapsed_s, 2),
-            "models": [
-                {"model": m.model, "requests": m.requests, "cost_usd": str(m.cost_usd), "tiers": dict(m.tiers)}
-                for m in self.models
-            ],
-            "tiers": dict(self.tiers),
-            "kinds": {k: dict(v) for k, v in self.kinds.items()},
-        }
+    for model in sample.models:
+        wire = model.name.split("/", 1)[1]  # litellm sends the id without its provider prefix
+        fake.replay(wire, {
+            r.prompt: Reply(recorded_answer(r, model), prompt_tokens=r.prompt_tokens,
+                            completion_tokens=r.completion_tokens)
+            for r in sample.rows
+        })
 
 
-def _percentile(values: Sequence[float], pct: float) -> float:
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(pct) - 1]
-
-
-def summarize(outcomes: Iterable[Outcome], *, baseline_model: str = BASELINE, elapsed_s: float = 0.0) -> DemoReport:
-    """Totals, the routing mix and latency percentiles of a run. Pure."""
-    done = list(outcomes)
-    counts: Counter[str] = Counter(o.model for o in done)
-    shares = tuple(
-        ModelShare(
-            model=model, requests=n,
-            cost_usd=sum((o.cost_usd for o in done if o.model == model), Decimal(0)),
-            tiers=dict(Counter(o.tier for o in done if o.model == model)),
-        )
-        for model, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    )
-    kinds: dict[str, Counter[str]] = {}
-    for o in done:
-        kinds.setdefault(o.kind, Counter())[o.model] += 1
-    return DemoReport(
-        requests=len(done),
-        baseline_model=baseline_model,
-        models=shares,
-        tiers=dict(Counter(o.tier for o in done)),
-        kinds={k: dict(v.most_common()) for k, v in sorted(kinds.items())},
-        spend_usd=sum((o.cost_usd for o in done), Decimal(0)),
-        baseline_usd=sum((o.baseline_cost_usd for o in done), Decimal(0)),
-        p50_ms=_percentile([o.latency_ms for o in done], 50),
-        p95_ms=_percentile([o.latency_ms for o in done], 95),
-        elapsed_s=elapsed_s,
-    )
-
-
-def answer_of(words: int) -> str:
-    """A deterministic answer of ``words`` words (the fake provider bills one token per word)."""
-    return " ".join(_FILLER[i % len(_FILLER)] for i in range(max(1, words)))
-
-
-def _answers(workload: Sequence[WorkloadItem]) -> Callable[[list[dict[str, Any]]], str]:
-    """The fake server's answer function: as long as a real answer to that prompt would be."""
-    lengths = {item.prompt: item.answer_words for item in workload}
-
-    def answer(messages: list[dict[str, Any]]) -> str:
-        last = str(messages[-1].get("content", "")) if messages else ""
-        return answer_of(lengths.get(last, 12))
-
-    return answer
+def _sheets(sample: Sample, registry: PriceRegistry) -> dict[str, PriceSheet]:
+    """The price each model is billed at: the registry's, else the sample's (as in the config)."""
+    return {
+        m.name: registry.find(m.name) or PriceSheet(
+            model=m.name, input_per_mtok=Decimal(m.price["input_per_mtok"]),
+            output_per_mtok=Decimal(m.price["output_per_mtok"]), source="config")
+        for m in sample.models
+    }
 
 
 def run_demo(
-    prompts: int = 240,
+    prompts: int | None = None,
     *,
-    seed: int = 7,
+    ledger: Ledger,
+    settings: Sequence[Setting] = SETTINGS,
     server: FakeOpenAIServer | None = None,
     on_request: Callable[[int, int], None] | None = None,
+    run_id: str | None = None,
+    classifier: str = "default",
 ) -> DemoReport:
-    """Send ``prompts`` requests of the demo workload through a real :class:`~costroute.Client`.
+    """Route the first ``prompts`` questions of the sample (all by default) once per setting,
+    scoring difficulty with ``classifier`` (a name or a weights file, as in a policy).
 
     The provider is a :class:`~costroute.testing.FakeOpenAIServer` on 127.0.0.1 (started and
-    stopped here unless ``server`` is given); no key and no network beyond loopback are used. One
-    warm-up request (which imports litellm) precedes the workload and is not counted.
-    ``on_request(done, total)`` is called after each request.
+    stopped here unless ``server`` is given): no key, no network beyond loopback. Every request is
+    written to ``ledger`` (tags ``source=demo``, ``run=run_id``). ``on_request(done, total)`` is
+    called after each request.
     """
     from .. import Client
-    from ..spend import MemoryLedger
+    from ..providers import import_litellm
+    from ..router import load_classifier
     from ..testing import FakeOpenAIServer
 
-    workload = build_workload(prompts, seed=seed)
+    sample = load_sample()
+    rows = sample.rows[:prompts] if prompts is not None else sample.rows
+    run = run_id or secrets.token_hex(4)
+    tags = {"source": TAG_SOURCE, "run": run}
     fake = server if server is not None else FakeOpenAIServer().start()
     try:
-        answer = _answers(workload)
-        for model in DEMO_MODELS:
-            fake.script(model.name(stand_in=True).split("/", 1)[1], answer=answer)
-        with Client(demo_config(fake.base_url), ledger=MemoryLedger()) as client:
-            client.chat.completions.create(messages=_WARMUP)
-            started = time.perf_counter()
-            outcomes = []
-            for i, item in enumerate(workload, 1):
-                t0 = time.perf_counter()
-                resp = client.chat.completions.create(messages=list(item.messages), **item.params)
-                latency = (time.perf_counter() - t0) * 1000
-                info = resp.costroute
-                outcomes.append(Outcome(item.kind, info.model, info.tier, info.cost_usd,
-                                        info.baseline_cost_usd, latency))
-                if on_request is not None:
-                    on_request(i, len(workload))
-        return summarize(outcomes, baseline_model=BASELINE, elapsed_s=time.perf_counter() - started)
+        _load_replies(fake, sample)
+        registry = PriceRegistry.default(plugins=False)
+        import_litellm()  # loaded before the clock starts, like a warm client
+        started = time.perf_counter()
+        answers: list[Answered] = []
+        total = len(rows) * len(settings)
+        config = replay_config(sample, fake.base_url, settings=tuple(settings), classifier=classifier,
+                               registry=registry)
+        with Client(config, ledger=ledger, registry=registry) as client:
+            for s in settings:
+                for row in rows:
+                    resp = client.chat.completions.create(
+                        messages=row.messages, policy=s.name, tags=tags, temperature=0, max_tokens=1)
+                    info = resp.costroute
+                    answers.append(Answered(s.name, row.id, info.model, info.tier, info.difficulty,
+                                            row.scores[info.model], info.request_id))
+                    if on_request is not None:
+                        on_request(len(answers), total)
+        totals = {r.group["policy"]: r for r in ledger.summary(group_by=["policy"], tags=tags)}
+        elapsed = time.perf_counter() - started
+        scorer = load_classifier(classifier)
+        report = summarize(
+            answers, totals, sample=sample, rows=rows, settings=settings, sheets=_sheets(sample, registry),
+            run_id=run, classifier=getattr(scorer, "name", type(scorer).__name__),
+            in_sample=trained_on(getattr(scorer, "metadata", None), sample),
+        )
+        return dataclasses.replace(report, tags=tags, elapsed_s=elapsed)
     finally:
         if server is None:
             fake.stop()

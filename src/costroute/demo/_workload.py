@@ -4,8 +4,9 @@ Ten kinds of request, weighted the way product traffic usually is (mostly short 
 tail of hard work): factual look-ups, greetings, rewording, summaries of pasted text, multi-turn
 chats, JSON extraction, code writing, debugging with code blocks, proofs, and multi-part analysis.
 Every prompt is assembled here from small pools of phrases; the same ``(n, seed)`` always gives the
-same workload. ``answer_words`` is how long a realistic answer to the prompt would be, so the fake
-provider can bill output tokens in proportion to the work asked for.
+same workload. ``answer_words`` is how long a realistic answer to the prompt would be, for a fake
+provider to bill output tokens in proportion to the work asked for. Benchmarks route it
+(``benchmarks/bench_client.py``); ``costroute demo`` replays recorded outcomes instead.
 """
 
 from __future__ import annotations

@@ -1,12 +1,17 @@
 """A loopback fake of the OpenAI chat-completions API, for tests, benchmarks and ``costroute demo``.
 
 It listens on 127.0.0.1 only, answers deterministically, and can be scripted per model: a fixed
-answer, failures (status codes with ``Retry-After``), latency, and streams cut off mid-way. Every
-request it receives is kept in ``calls``.
+answer, failures (status codes with ``Retry-After``), latency, and streams cut off mid-way. It can
+also replay recorded answers (:meth:`FakeOpenAIServer.replay`): each prompt gets the answer that
+model gave it, billed with the recorded token counts. Every request it receives is kept in
+``calls``.
 
     with FakeOpenAIServer() as server:
         server.script("cheap", failures=[429])     # the first call to model "cheap" gets a 429
+        server.replay("gpt-4o", {"What is 2+2?": Reply("4", prompt_tokens=14, completion_tokens=1)})
         ... api_base=server.base_url ...
+
+Models are named as they arrive on the wire: litellm sends ``openai/gpt-4o`` as ``gpt-4o``.
 """
 
 from __future__ import annotations
@@ -17,24 +22,51 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeOpenAIServer", "ModelScript"]
+__all__ = ["FakeOpenAIServer", "ModelScript", "Reply"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An answer and the usage to report for it. A token count left ``None`` is estimated from the
+    text, as for plain string answers (prompt: ~4 characters a token; answer: one token a word)."""
+
+    content: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+Answer = Callable[[list[dict[str, Any]]], str | Reply] | str | Reply | None
 
 
 @dataclass
 class ModelScript:
-    """How the fake answers one model. ``failures`` are consumed one per call, before answering."""
+    """How the fake answers one model. ``failures`` are consumed one per call, before answering.
 
-    answer: Callable[[list[dict[str, Any]]], str] | str | None = None
+    ``replies`` (set by :meth:`FakeOpenAIServer.replay`) answers by the last message's text and
+    refuses, with a 404, a prompt that has no recorded reply."""
+
+    answer: Answer = None
     failures: deque[int | tuple[int, float]] = field(default_factory=deque)
     latency_s: float = 0.0
     cut_stream_after: int | None = None  # close the connection after this many content chunks
     stream_usage: bool = True
     cached_tokens: int = 0
+    replies: Mapping[str, Reply] | None = None
+
+    def reply(self, messages: list[dict[str, Any]]) -> Reply | None:
+        """What to answer, or ``None`` when replaying and this prompt was never recorded."""
+        if self.replies is not None:
+            last = messages[-1].get("content") if messages else None
+            return self.replies.get(last) if isinstance(last, str) else None
+        answer = self.answer(messages) if callable(self.answer) else self.answer
+        if isinstance(answer, Reply):
+            return answer
+        return Reply(answer or _default_answer(messages))
 
 
 def _words(text: str) -> int:
@@ -80,13 +112,23 @@ class FakeOpenAIServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/v1"
 
-    def script(self, model: str, *, answer: str | Callable[[list[dict[str, Any]]], str] | None = None,
+    def script(self, model: str, *, answer: Answer = None,
                failures: Sequence[int | tuple[int, float]] = (), latency_s: float = 0.0,
                cut_stream_after: int | None = None, stream_usage: bool = True,
                cached_tokens: int = 0) -> None:
+        """How to answer ``model``: ``answer`` is a text, a :class:`Reply`, or a function of the
+        messages returning either (default: a deterministic filler answer)."""
         with self._lock:
             self._scripts[model] = ModelScript(answer, deque(failures), latency_s, cut_stream_after,
                                                stream_usage, cached_tokens)
+
+    def replay(self, model: str, replies: Mapping[str, Reply | str], *, latency_s: float = 0.0) -> None:
+        """Answer ``model``'s requests from recordings: the request whose last message is the text
+        ``prompt`` gets ``replies[prompt]``, with its recorded token counts as ``usage``; any other
+        prompt gets a 404 (a replay that goes off its recording should fail loudly)."""
+        table = {prompt: r if isinstance(r, Reply) else Reply(r) for prompt, r in replies.items()}
+        with self._lock:
+            self._scripts[model] = ModelScript(latency_s=latency_s, replies=table)
 
     def calls_for(self, model: str) -> int:
         with self._lock:
@@ -141,9 +183,14 @@ class FakeOpenAIServer:
                                {"retry-after": str(after)} if after is not None else {})
                     return
                 messages = body.get("messages") or []
-                answer = script.answer(messages) if callable(script.answer) else script.answer
-                answer = answer or _default_answer(messages)
-                prompt, completion = _prompt_tokens(messages), _words(answer)
+                reply = script.reply(messages)
+                if reply is None:
+                    self._json(404, {"error": {"message": f"no recorded answer of {body.get('model')} to this prompt",
+                                               "type": "fake"}})
+                    return
+                answer = reply.content
+                prompt = reply.prompt_tokens if reply.prompt_tokens is not None else _prompt_tokens(messages)
+                completion = reply.completion_tokens if reply.completion_tokens is not None else _words(answer)
                 if body.get("max_tokens"):
                     completion = min(completion, int(body["max_tokens"]))
                 usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
