@@ -1,45 +1,40 @@
 """``Client`` and ``AsyncClient``: drop-in chat clients that route, price and record every call.
 
-Both are thin drivers around one :class:`~costroute._engine.Engine`; they differ only in how they
-call the provider and how they wait between retries.
+Both run one request loop (:mod:`costroute._loop`) through their driver (:mod:`costroute._drivers`):
+they differ only in how an effect is performed, by blocking or by awaiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager, nullcontext
-from decimal import Decimal
+from collections.abc import Awaitable, Callable, Mapping
 from functools import cached_property
 from typing import Any
 
-from ._caching import CacheCall, cache_call, response_dict
+from ._caching import cache_call
 from ._defaults import default_config
-from ._engine import Engine, Plan
-from ._errors import BudgetExceeded, ProviderError
-from ._retry import AttemptRun, async_retrying, sync_retrying
-from ._streams import AsyncStream, ReplayStream, Stream
-from ._types import RouteInfo
-from .cache import CacheEntry, CacheStore, ResponseCache, replay_chunks, store_from_config
+from ._drivers import AsyncDriver, OnRecord, SyncDriver
+from ._engine import Engine, Plan, new_request_id
+from ._errors import CostrouteError
+from ._loop import Opened, request
+from ._streams import AsyncStream, Stream
+from .cache import CacheStore, ResponseCache, store_from_config
 from .policies import ConfigSource, CostrouteConfig, load_config
 from .pricing._registry import PriceRegistry
-from .providers import Completer, LiteLLMCompleter, chunk_from_dict
+from .providers import Completer, LiteLLMCompleter
 from .router._select import Decision
 from .spend import (
     AlertEvent,
     Budgets,
     BudgetStore,
     Ledger,
-    Reservation,
     SpendView,
     budget_store_from_config,
     ledger_from_config,
 )
 
 __all__ = ["AsyncClient", "Client"]
-
-_END = object()
 
 
 class _Base:
@@ -53,6 +48,7 @@ class _Base:
         budget_store: BudgetStore | None = None,
         on_budget_alert: Callable[[AlertEvent], None] | None = None,
         cache_store: CacheStore | None = None,
+        on_record: OnRecord | None = None,
     ) -> None:
         cfg: CostrouteConfig = load_config(config) if config is not None else default_config()
         budgets = None
@@ -69,6 +65,19 @@ class _Base:
             cfg, completer=completer or LiteLLMCompleter(), registry=registry, budgets=budgets, cache=cache,
             ledger=ledger if ledger is not None else ledger_from_config(cfg.ledger),
         )
+        self._on_record = on_record
+
+    def _plan(self, kwargs: Mapping[str, Any]) -> tuple[Plan, Any]:
+        """Validate and route a ``create(...)`` call, and its view of the cache. Errors carry the
+        request id already (nothing was sent, nothing is recorded)."""
+        request_id = new_request_id()
+        engine = self._engine
+        try:
+            plan = engine.plan(kwargs, stream=bool(kwargs.get("stream")), request_id=request_id)
+        except CostrouteError as exc:
+            exc.request_id = request_id
+            raise
+        return plan, cache_call(engine.cache, plan, kwargs, engine.config.tiers)
 
     @classmethod
     def from_config(cls, source: ConfigSource, **kwargs: Any) -> Any:
@@ -110,7 +119,7 @@ class Client(_Base):
     def __init__(self, config: ConfigSource | None = None, *, sleep: Callable[[float], None] = time.sleep,
                  **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self._sleep = sleep
+        self._driver = SyncDriver(self._engine, sleep=sleep, on_record=self._on_record)
 
     @cached_property
     def chat(self) -> _Chat:
@@ -127,57 +136,9 @@ class Client(_Base):
         self.close()
 
     def _create(self, kwargs: Mapping[str, Any]) -> Any:
-        stream = bool(kwargs.get("stream"))
-        engine = self._engine
-        plan = engine.plan(kwargs, stream=stream)
-        cached = cache_call(engine.cache, plan, kwargs, engine.config.tiers)
-        if cached is not None and (entry := cached.lookup()):
-            return _from_cache(engine, plan, entry, stream)
-        if stream:
-            return Stream(engine, plan, *self._attempts(plan, self._open_stream), cache=cached)
-        with cached.cache.single_flight(cached.key) if cached else nullcontext():
-            if cached is not None and (entry := cached.lookup()):
-                return _from_cache(engine, plan, entry, stream)  # filled while we waited
-            (model, response, attempts, started), hold = self._attempts(plan, engine.completer.complete)
-            with _settling(hold) as settle:
-                info = engine.finish(plan, model, attempts, getattr(response, "usage", None), started)
-                settle(info.cost_usd)
-            object.__setattr__(response, "costroute", info)
-            if cached is not None:
-                cached.cache.store(cached.request, **_store_args(engine, cached, info, response))
-        return response
-
-    def _open_stream(self, call: Any) -> Iterator[Any]:
-        chunks = iter(self._engine.completer.stream(call))
-        first = next(chunks, _END)
-        return _prepend(first, chunks)
-
-    def _attempts(self, plan: Plan, send: Callable[[Any], Any]) -> tuple[Attempt, Reservation | None]:
-        """Reserve, call and retry the plan's models in turn; the first success and its hold."""
-        engine, run = self._engine, AttemptRun(plan.order, plan.policy.config.retry,
-                                               lambda m, tried: self._engine.downgrades(plan, m, tried))
-        while (model := run.next_model()) is not None:
-            try:
-                hold = engine.budgets.reserve(**engine.reservation_args(plan, model)) if engine.budgets else None
-            except BudgetExceeded as exc:
-                run.refused(model, exc)
-                continue
-            with _releasing(hold):
-                try:
-                    for attempt in sync_retrying(run.config, run.per_model(), self._sleep):
-                        with attempt:
-                            started = run.begin()
-                            try:
-                                result = send(engine.call_for(plan, model))
-                            except BaseException as exc:
-                                engine.failed(plan, model, run.count, exc, started)
-                                raise
-                except ProviderError as exc:
-                    _release(hold, exc)
-                    run.failed(exc)
-                    continue
-                return (model, result, run.count, started), hold
-        raise run.exhausted()
+        plan, cached = self._plan(kwargs)
+        result = self._driver.run(request(self._engine, plan, cached), plan)
+        return Stream(self._driver, result) if isinstance(result, Opened) else result
 
 
 class AsyncClient(_Base):
@@ -186,7 +147,7 @@ class AsyncClient(_Base):
     def __init__(self, config: ConfigSource | None = None, *,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self._sleep = sleep
+        self._driver = AsyncDriver(self._engine, sleep=sleep, on_record=self._on_record)
 
     @cached_property
     def chat(self) -> _AsyncChat:
@@ -203,154 +164,9 @@ class AsyncClient(_Base):
         await self.aclose()
 
     async def _create(self, kwargs: Mapping[str, Any]) -> Any:
-        stream = bool(kwargs.get("stream"))
-        engine = self._engine
-        plan = engine.plan(kwargs, stream=stream)
-        cached = cache_call(engine.cache, plan, kwargs, engine.config.tiers)
-        if cached is not None and (entry := await cached.alookup()):
-            return _from_cache(engine, plan, entry, stream)
-        if stream:
-            return await AsyncStream(engine, plan, *await self._attempts(plan, self._open_stream), cache=cached).start()
-        async with cached.cache.asingle_flight(cached.key) if cached else nullcontext():
-            if cached is not None and (entry := await cached.alookup()):
-                return _from_cache(engine, plan, entry, stream)
-            (model, response, attempts, started), hold = await self._attempts(plan, engine.completer.acomplete)
-            async with _asettling(hold) as settle:
-                info = engine.finish(plan, model, attempts, getattr(response, "usage", None), started)
-                await settle(info.cost_usd)
-            object.__setattr__(response, "costroute", info)
-            if cached is not None:
-                await cached.cache.astore(cached.request, **_store_args(engine, cached, info, response))
-        return response
-
-    async def _open_stream(self, call: Any) -> AsyncIterator[Any]:
-        chunks = self._engine.completer.astream(call)
-        first = await anext(aiter(chunks), _END)
-        return _aprepend(first, chunks)
-
-    async def _attempts(self, plan: Plan, send: Callable[[Any], Awaitable[Any]]) -> tuple[Attempt, Reservation | None]:
-        engine, run = self._engine, AttemptRun(plan.order, plan.policy.config.retry,
-                                               lambda m, tried: self._engine.downgrades(plan, m, tried))
-        while (model := run.next_model()) is not None:
-            try:
-                hold = await engine.budgets.areserve(**engine.reservation_args(plan, model)) if engine.budgets else None
-            except BudgetExceeded as exc:
-                run.refused(model, exc)
-                continue
-            async with _areleasing(hold):
-                try:
-                    async for attempt in async_retrying(run.config, run.per_model(), self._sleep):
-                        with attempt:
-                            started = run.begin()
-                            try:
-                                result = await send(engine.call_for(plan, model))
-                            except BaseException as exc:
-                                engine.failed(plan, model, run.count, exc, started)
-                                raise
-                except ProviderError as exc:
-                    await _arelease(hold, exc)
-                    run.failed(exc)
-                    continue
-                return (model, result, run.count, started), hold
-        raise run.exhausted()
-
-
-Attempt = tuple[str, Any, int, float]
-
-
-def _from_cache(engine: Engine, plan: Plan, entry: CacheEntry, stream: bool) -> Any:
-    """A cache hit, as a response (or a replayed stream) carrying its accounting."""
-    info = engine.served_from_cache(plan, entry)
-    if stream:
-        return ReplayStream([chunk_from_dict(c) for c in replay_chunks(entry)], info)
-    response = engine.cached_answer(entry)
-    object.__setattr__(response, "costroute", info)
-    return response
-
-
-def _store_args(engine: Engine, cached: CacheCall, info: RouteInfo, response: Any) -> dict[str, Any]:
-    quality = engine.catalog.candidate(info.model).quality
-    return cached.store_args(model=info.model, quality=quality, response=response_dict(response), cost=info.cost_usd)
-
-
-def _release(hold: Reservation | None, failure: ProviderError | None = None) -> None:
-    """Give the hold back; settle what a failure was billed for (an unreadable answer) instead."""
-    if hold is not None:
-        billed = getattr(failure, "recorded_cost", None)
-        if billed:
-            hold.settle(billed)
-        hold.release()  # a no-op once settled
-
-
-async def _arelease(hold: Reservation | None, failure: ProviderError | None = None) -> None:
-    if hold is not None:
-        billed = getattr(failure, "recorded_cost", None)
-        if billed:
-            await hold.asettle(billed)
-        await hold.arelease()
-
-
-@contextmanager
-def _releasing(hold: Reservation | None) -> Iterator[None]:
-    """Give the hold back if anything escapes (errors, KeyboardInterrupt, cancellation)."""
-    try:
-        yield
-    except BaseException:
-        _release(hold)
-        raise
-
-
-@asynccontextmanager
-async def _areleasing(hold: Reservation | None) -> AsyncIterator[None]:
-    try:
-        yield
-    except BaseException:
-        await _arelease(hold)
-        raise
-
-
-@contextmanager
-def _settling(hold: Reservation | None) -> Iterator[Callable[[Decimal], None]]:
-    """Yield a function that settles the hold; release it if accounting fails instead."""
-    def settle(amount: Decimal) -> None:
-        if hold is not None:
-            hold.settle(amount)
-
-    with _releasing(hold):
-        yield settle
-
-
-@asynccontextmanager
-async def _asettling(hold: Reservation | None) -> AsyncIterator[Callable[[Decimal], Awaitable[None]]]:
-    async def settle(amount: Decimal) -> None:
-        if hold is not None:
-            await hold.asettle(amount)
-
-    async with _areleasing(hold):
-        yield settle
-
-
-def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    try:
-        if first is not _END:
-            yield first
-            yield from rest
-    finally:
-        close = getattr(rest, "close", None)
-        if callable(close):
-            close()
-
-
-async def _aprepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    try:
-        if first is not _END:
-            yield first
-            async for chunk in rest:
-                yield chunk
-    finally:
-        close = getattr(rest, "aclose", None)
-        if callable(close):
-            await close()
+        plan, cached = self._plan(kwargs)
+        result = await self._driver.run(request(self._engine, plan, cached), plan)
+        return await AsyncStream(self._driver, result).start() if isinstance(result, Opened) else result
 
 
 class _Completions:

@@ -1,9 +1,9 @@
-"""The shared core of ``Client`` and ``AsyncClient``: everything but the waiting.
+"""The shared core of every driver: routing, pricing and accounting, with no I/O.
 
 An :class:`Engine` is built once from a configuration. For each request it validates, classifies,
-routes (:meth:`Engine.plan`), builds each attempt's provider call, and turns a provider's answer or
-failure into a :class:`~costroute.RouteInfo` and spend records. The sync and async clients are thin
-drivers around it that differ only in how they call and sleep.
+routes (:meth:`Engine.plan`), builds each attempt's provider call and its worst case, and turns a
+provider's answer or failure into a :class:`~costroute.RouteInfo` and the spend record to book.
+The request's life (:mod:`costroute._loop`) asks it; drivers do the I/O.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from ._catalog import Catalog, ResolvedPolicy
-from ._errors import ProviderResponseError, RequestValidationError, UnknownModelPriceError
+from ._errors import ProviderError, ProviderResponseError, RequestValidationError, UnknownModelPriceError
 from ._frozen import thaw
 from ._types import RouteInfo
-from ._validate import validate_messages, validate_params, validate_tags
+from ._validate import validate_messages, validate_params, validate_tags, validate_timeout
 from .cache import UNCANONICAL, CacheEntry, CanonicalRequest, ResponseCache, canonicalize
 from .policies import CostrouteConfig
 from .pricing._cost import cost_of, estimate_cost, usage_from_openai
@@ -32,6 +32,7 @@ from .pricing._registry import PriceRegistry
 from .pricing._sheet import Usage
 from .providers import Completer, ProviderCall, copy_response, response_from_dict
 from .router._classifier import Classification
+from .router._media import MediaPart, media_parts, media_upper_bound
 from .router._select import (
     Candidate,
     Decision,
@@ -41,7 +42,7 @@ from .router._select import (
     required_tier,
     select,
 )
-from .router._tokens import count_message_tokens, default_counter, image_parts
+from .router._tokens import IMAGE_TOKENS, count_message_tokens, default_counter, image_parts
 from .spend import Budgets, SpendRecord, Tags
 from .spend._money import round_micros
 
@@ -52,7 +53,8 @@ __all__ = ["Engine", "Plan"]
 _ANSWER_BYTES = 64 * 1024
 
 #: Parameters costroute consumes itself; everything else passes through to the provider.
-_OWN = frozenset({"messages", "model", "policy", "tags", "stream", "cache", "cache_namespace"})
+_OWN = frozenset({"messages", "model", "policy", "tags", "stream", "cache", "cache_namespace", "timeout",
+                  "request_id"})
 
 
 @dataclass(slots=True)
@@ -72,6 +74,8 @@ class Plan:
     prompt_hash: str = ""
     canonical: CanonicalRequest | None = None  # None: the request holds a value with no JSON form
     started: float = field(default_factory=time.perf_counter)
+    timeout: float | None = None  # the caller's per-request timeout, in seconds
+    media: tuple[MediaPart, ...] = ()
 
 
 class Engine:
@@ -103,11 +107,12 @@ class Engine:
 
     # -- planning (pure but for the classifier and the token counter) ---------------------------
 
-    def plan(self, kwargs: Mapping[str, Any], *, stream: bool = False) -> Plan:
+    def plan(self, kwargs: Mapping[str, Any], *, stream: bool = False, request_id: str | None = None) -> Plan:
         """Validate a ``create(...)`` call and route it. Raises before any money is spent."""
         messages = validate_messages(kwargs.get("messages"))
         params = {k: v for k, v in kwargs.items() if k not in _OWN and v is not None}
         validate_params(params)
+        timeout = validate_timeout(kwargs.get("timeout"))
         tags = Tags(validate_tags(kwargs.get("tags")))
         policy = self.catalog.policy(kwargs.get("policy") or "default")
         model = kwargs.get("model")
@@ -125,9 +130,10 @@ class Engine:
             self._decisions.put(memo_key, routed)
         decision, needs, order = routed
         return Plan(
-            request_id="cr-" + os.urandom(16).hex(), policy=policy, messages=messages, params=params,
+            request_id=request_id or new_request_id(), policy=policy, messages=messages, params=params,
             tags=tags, decision=decision, needs=needs, order=order,
-            stream=stream, prompt_hash=digest, canonical=canonical,
+            stream=stream, prompt_hash=digest, canonical=canonical, timeout=timeout,
+            media=media_parts(messages),
         )
 
     def _decide(self, messages: list[dict[str, Any]], params: Mapping[str, Any], policy: ResolvedPolicy,
@@ -218,23 +224,40 @@ class Engine:
             params["max_tokens"] = cap
         if spec is not None:
             params.update({k: v for k, v in spec.extra_params.items() if k not in params})
+        timeout = plan.timeout or (spec.timeout_s if spec else 60.0)
         return ProviderCall(
             model=model, messages=plan.messages, params=params, provider=candidate.provider,
             api_base=spec.api_base if spec else None, api_key=spec.api_key if spec else None,
-            timeout=spec.timeout_s if spec else 60.0,
+            timeout=timeout,
         )
 
     # -- budgets -------------------------------------------------------------------------------
 
     def worst_case(self, plan: Plan, model: str) -> Decimal:
-        """The most this attempt can cost: the whole prompt plus the answer cap, at list price."""
+        """The most this attempt can cost, at list price: the whole prompt (media parts at their
+        per-model upper bound, never more than the context window) and ``n`` answers of the cap."""
         candidate = self.catalog.candidate(model)
         assert candidate.sheet is not None
         cap = self._answer_cap(plan, candidate) or plan.needs.output_tokens
-        return cost_of(candidate.sheet, Usage(input_tokens=plan.needs.input_tokens, output_tokens=cap))
+        answers = int(plan.params.get("n") or 1)
+        return cost_of(candidate.sheet, Usage(input_tokens=self.prompt_bound(plan, model), output_tokens=cap * answers))
 
-    def reservation_args(self, plan: Plan, model: str) -> dict[str, Any]:
-        return {"request_id": plan.request_id, "amount": self.worst_case(plan, model),
+    def prompt_bound(self, plan: Plan, model: str) -> int:
+        """The most prompt tokens ``model`` can bill for the plan's request."""
+        tokens = plan.needs.input_tokens
+        if not plan.media:
+            return tokens
+        candidate = self.catalog.candidate(model)
+        spec = self.catalog.model_config(model)
+        counted = IMAGE_TOKENS * sum(1 for m in plan.media if m.kind == "image")  # in input_tokens already
+        bound = media_upper_bound(plan.media, model, candidate.provider, candidate.max_input_tokens,
+                                  image_tokens=spec.max_image_tokens if spec else None)
+        tokens = tokens - counted + bound
+        return min(tokens, candidate.max_input_tokens) if candidate.max_input_tokens else tokens
+
+    def reservation_args(self, plan: Plan, model: str, *, amount: Decimal | None = None) -> dict[str, Any]:
+        """What to reserve before an attempt at ``model`` (its worst case, or ``amount``)."""
+        return {"request_id": plan.request_id, "amount": self.worst_case(plan, model) if amount is None else amount,
                 "tags": plan.tags, "policy": plan.policy.name, "model": model}
 
     def downgrades(self, plan: Plan, refused: str, tried: Sequence[str]) -> list[str]:
@@ -250,22 +273,25 @@ class Engine:
         return [c.name for c in options]
 
     def finish(self, plan: Plan, model: str, attempt: int, usage_block: Any, started: float,
-               *, estimated: bool = False, status: str = "ok") -> RouteInfo:
-        """Price a completed attempt, record it, and describe the request."""
+               *, response: Any = None) -> tuple[RouteInfo, SpendRecord]:
+        """Price a completed attempt from the provider's usage (estimated from the answer's text
+        when the provider sent none): what the request tells its caller, and its record."""
         candidate = self.catalog.candidate(model)
         usage = usage_from_openai(usage_block, candidate.provider) if usage_block is not None else None
         if usage is None:
-            usage, estimated = Usage(input_tokens=plan.needs.input_tokens), True
-        return self._account(plan, model, attempt, usage, started, estimated=estimated, status=status)
+            output = default_counter().count(_answer_text(response)) if response is not None else 0
+            usage = Usage(input_tokens=plan.needs.input_tokens, output_tokens=output)
+            return self._account(plan, model, attempt, usage, started, estimated=True, status="estimated")
+        return self._account(plan, model, attempt, usage, started, estimated=False, status="ok")
 
     def finish_estimated(self, plan: Plan, model: str, attempt: int, output_text: str, started: float,
-                         *, status: str) -> RouteInfo:
+                         *, status: str) -> tuple[RouteInfo, SpendRecord]:
         """Account for a stream that ended before its usage arrived: estimated tokens, never $0."""
         usage = Usage(input_tokens=plan.needs.input_tokens, output_tokens=default_counter().count(output_text))
         return self._account(plan, model, attempt, usage, started, estimated=True, status=status)
 
     def _account(self, plan: Plan, model: str, attempt: int, usage: Usage, started: float,
-                 *, estimated: bool, status: str) -> RouteInfo:
+                 *, estimated: bool, status: str) -> tuple[RouteInfo, SpendRecord]:
         candidate = self.catalog.candidate(model)
         assert candidate.sheet is not None  # routing never picks an unpriced model
         cost = cost_of(candidate.sheet, usage)
@@ -273,18 +299,19 @@ class Engine:
         latency = (time.perf_counter() - started) * 1000
         if estimated and status == "ok":
             status = "estimated"
-        self._record(plan, model, attempt, usage, cost, baseline, baseline - cost, latency, status=status,
-                     estimated=estimated)
+        record = self._record(plan, model, attempt, usage, cost, baseline, baseline - cost, latency, status=status,
+                              estimated=estimated)
         d = plan.decision
         tier = d.tier if model == d.model else self._tier_of(candidate.quality)
-        return RouteInfo(
+        info = RouteInfo(
             request_id=plan.request_id, policy=plan.policy.name, difficulty=d.difficulty, label=d.label,
             tier=tier, model=model, cost_usd=cost, baseline_cost_usd=baseline, cache_hit=False,
             attempts=attempt, pinned=d.pinned, latency_ms=latency, usage=usage, saved_usd=baseline - cost,
             estimated=estimated, decision=d,
         )
+        return info, record
 
-    def served_from_cache(self, plan: Plan, entry: CacheEntry) -> RouteInfo:
+    def served_from_cache(self, plan: Plan, entry: CacheEntry) -> tuple[RouteInfo, SpendRecord]:
         """Account for an answer replayed from the cache: nothing billed, the tokens marked, and
         ``saved_usd`` what the model routing chose would have cost."""
         candidate = self.catalog.candidate(entry.model)
@@ -300,14 +327,16 @@ class Engine:
         if usage.extra:  # the memo's Usage is shared: its one mutable part is copied per hit
             usage = replace(usage, extra=dict(usage.extra))
         latency = (time.perf_counter() - plan.started) * 1000
-        self._record(plan, entry.model, 0, usage, Decimal(0), baseline, would_have, latency, status="cache_hit")
+        record = self._record(plan, entry.model, 0, usage, Decimal(0), baseline, would_have, latency,
+                              status="cache_hit")
         d = plan.decision
-        return RouteInfo(
+        info = RouteInfo(
             request_id=plan.request_id, policy=plan.policy.name, difficulty=d.difficulty, label=d.label,
             tier=d.tier if entry.model == d.model else self._tier_of(entry.model_quality), model=entry.model,
             cost_usd=Decimal(0), baseline_cost_usd=baseline, cache_hit=True, attempts=0, pinned=d.pinned,
             latency_ms=latency, usage=usage, saved_usd=would_have, decision=d,
         )
+        return info, record
 
     def cached_answer(self, entry: CacheEntry) -> Any:
         """A fresh response object for a cached entry: built once per entry, then copied."""
@@ -325,24 +354,36 @@ class Engine:
         met = [t for t in tiers if tiers[t] <= quality]
         return max(met, key=lambda t: tiers[t]) if met else min(tiers, key=lambda t: tiers[t])
 
-    def failed(self, plan: Plan, model: str, attempt: int, exc: BaseException, started: float) -> None:
-        """Record a failed attempt: nothing billed, except an answer that arrived but could not be
-        read (estimated from the prompt, never $0; its cost is left on the error for the budget)."""
+    def failed(self, plan: Plan, model: str, attempt: int, exc: BaseException,
+               started: float) -> tuple[SpendRecord, Decimal]:
+        """The record of a failed attempt and what it may have been billed. Nothing, unless the
+        provider may have done the work: an answer that arrived but could not be read is billed
+        its prompt; a timeout after the request went out, or a cancellation, its prompt and the
+        whole answer cap (``n`` answers): what the provider may have produced. Never $0 then."""
         status = "error" if isinstance(exc, Exception) else "cancelled"
         latency = (time.perf_counter() - started) * 1000
         usage, cost = Usage(), Decimal(0)
-        sheet = self.catalog.candidate(model).sheet
-        if isinstance(exc, ProviderResponseError) and sheet is not None:
-            usage = Usage(input_tokens=plan.needs.input_tokens)
-            cost = exc.recorded_cost = cost_of(sheet, usage)
-        self._record(plan, model, attempt, usage, cost, Decimal(0), Decimal(0), latency, status=status,
-                     estimated=cost > 0, error=f"{type(exc).__name__}: {exc}"[:500])
-
-    def _record(self, plan: Plan, model: str, attempt: int, usage: Usage, cost: Decimal, baseline: Decimal,
-                saved: Decimal, latency: float, *, status: str, estimated: bool = False, error: str = "") -> None:
         candidate = self.catalog.candidate(model)
         sheet = candidate.sheet
-        record = SpendRecord(
+        if sheet is not None and _maybe_billed(exc):
+            if isinstance(exc, ProviderResponseError):
+                usage = Usage(input_tokens=plan.needs.input_tokens)
+            else:
+                cap = (self._answer_cap(plan, candidate) or plan.needs.output_tokens) * int(plan.params.get("n") or 1)
+                usage = Usage(input_tokens=self.prompt_bound(plan, model), output_tokens=cap)
+            cost = cost_of(sheet, usage)
+            if isinstance(exc, ProviderError):
+                exc.recorded_cost = cost
+        record = self._record(plan, model, attempt, usage, cost, Decimal(0), Decimal(0), latency, status=status,
+                              estimated=cost > 0, error=f"{type(exc).__name__}: {exc}"[:500])
+        return record, cost
+
+    def _record(self, plan: Plan, model: str, attempt: int, usage: Usage, cost: Decimal, baseline: Decimal,
+                saved: Decimal, latency: float, *, status: str, estimated: bool = False,
+                error: str = "") -> SpendRecord:
+        candidate = self.catalog.candidate(model)
+        sheet = candidate.sheet
+        return SpendRecord(
             request_id=plan.request_id, attempt=attempt, ts=self._now(), model=model,
             provider=candidate.provider, status=status,  # type: ignore[arg-type]
             policy=plan.policy.name, tier=plan.decision.tier, difficulty=plan.decision.difficulty,
@@ -356,7 +397,36 @@ class Engine:
             prompt_hash=plan.prompt_hash, error=error, estimated=estimated,
             prompt_text=_prompt_text(plan.messages) if getattr(self.ledger, "store_prompts", False) else None,
         )
-        self.ledger.append(record)
+
+
+def new_request_id() -> str:
+    return "cr-" + os.urandom(16).hex()
+
+
+def _maybe_billed(exc: BaseException) -> bool:
+    """Whether a failed attempt may have been billed: an unreadable answer, a timeout once the
+    request may have reached the provider, or a cancellation or interrupt mid-call."""
+    if not isinstance(exc, Exception):
+        return True
+    if isinstance(exc, ProviderResponseError):
+        return True
+    return isinstance(exc, ProviderError) and exc.maybe_billed
+
+
+def _answer_text(response: Any) -> str:
+    """Every generated text of a response's choices (for an estimate when usage is missing)."""
+    parts: list[str] = []
+    for choice in getattr(response, "choices", None) or ():
+        message = getattr(choice, "message", None)
+        for name in ("content", "reasoning_content", "refusal"):
+            value = getattr(message, name, None)
+            if isinstance(value, str):
+                parts.append(value)
+        for call in getattr(message, "tool_calls", None) or ():
+            function = getattr(call, "function", None)
+            parts += [v for v in (getattr(function, "name", None), getattr(function, "arguments", None))
+                      if isinstance(v, str)]
+    return "".join(parts)
 
 
 def _wants_json(fmt: Any) -> bool:

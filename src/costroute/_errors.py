@@ -127,9 +127,15 @@ class CacheUnavailable(CostrouteError):
 
 
 class ProviderError(CostrouteError):
-    """A provider call failed. The provider's own exception is ``__cause__``."""
+    """A provider call failed. The provider's own exception is ``__cause__``.
+
+    ``maybe_billed`` says whether the provider may have done (and billed) the work although no
+    answer was read (a timeout once the request went out); ``recorded_cost`` is what the failed
+    attempt was booked at (``None`` until it is booked)."""
 
     retryable: bool = False
+    maybe_billed: bool = False
+    recorded_cost: Any = None
 
     def __init__(
         self,
@@ -166,9 +172,11 @@ class RateLimitError(ProviderError):
 
 
 class ProviderTimeoutError(ProviderError):
-    """The provider call timed out."""
+    """The provider call timed out. Unless it timed out connecting, the provider may have
+    produced (and billed) an answer nobody read: the attempt is booked as estimated."""
 
     retryable = True
+    maybe_billed = True
 
 
 class ProviderConnectionError(ProviderError):
@@ -187,4 +195,4 @@ class ProviderResponseError(ProviderError):
     """The provider answered, but its answer could not be read. Not retried: the answer was
     billed, so sending the request again would pay twice. Recorded with an estimated cost."""
 
-    recorded_cost: Any = None  # set once the failed attempt is recorded
+    maybe_billed = True

@@ -1,19 +1,18 @@
-"""Retry strategy: tenacity objects shared by the sync and async drivers.
+"""Retry strategy: tenacity decides, the request loop (:mod:`costroute._loop`) waits.
 
 Only retryable provider errors (429, 5xx, timeouts, connection failures) are retried, with
 exponential backoff and full jitter; a ``Retry-After`` from the provider is honoured, and when it
 asks for longer than the policy allows the model is abandoned for the next candidate instead.
+A :class:`tenacity.Retrying` is used only as a decision step (``iter``); it never sleeps itself.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tenacity import (
-    AsyncRetrying,
     RetryCallState,
     Retrying,
     retry_if_exception,
@@ -26,7 +25,7 @@ from tenacity.wait import wait_base
 from ._errors import AuthenticationError, BudgetExceeded, ContextWindowExceededError, ProviderError
 from .policies import RetryConfig
 
-__all__ = ["AttemptRun", "async_retrying", "falls_back", "retryable", "sync_retrying"]
+__all__ = ["AttemptRun", "falls_back", "retryable"]
 
 
 def retryable(exc: BaseException) -> bool:
@@ -73,14 +72,8 @@ def _options(config: RetryConfig, attempts: int) -> dict[str, Any]:
     }
 
 
-def sync_retrying(config: RetryConfig, attempts: int, sleep: Callable[[float], None] = time.sleep) -> Retrying:
-    return Retrying(sleep=sleep, **_options(config, attempts))
-
-
-def async_retrying(
-    config: RetryConfig, attempts: int, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-) -> AsyncRetrying:
-    return AsyncRetrying(sleep=sleep, **_options(config, attempts))
+def _never_sleep(seconds: float) -> None:  # pragma: no cover - the loop yields Sleep instead
+    raise AssertionError("the request loop waits; tenacity only decides")
 
 
 class AttemptRun:
@@ -109,6 +102,10 @@ class AttemptRun:
 
     def per_model(self) -> int:
         return min(self.config.attempts_per_model, self.config.max_attempts - self.count)
+
+    def retrying(self) -> Retrying:
+        """The decision step for the attempts at the current model."""
+        return Retrying(sleep=_never_sleep, **_options(self.config, self.per_model()))
 
     def begin(self) -> float:
         self.count += 1

@@ -1,23 +1,26 @@
 """Streamed answers: OpenAI-shaped chunks passed through, with the cost known once the stream ends.
 
-A stream is accounted for on every exit, including one closed, left or garbage-collected before
-its first chunk was read: with the provider's usage once it arrived (``ok``), completed without
-usage (``estimated`` from the text seen), abandoned by the caller or cancelled (``cancelled``,
-estimated), or broken by the provider (``error``, estimated). Never $0. A complete answer (every
-choice finished, usage seen) is cached even if the caller stops reading right after it.
+A stream is booked on every exit (by :func:`costroute._loop.finish_stream`, driven like the rest of
+the request), including one closed, left or garbage-collected before its first chunk was read:
+with the provider's usage once it arrived (``ok``), completed without usage (``estimated`` from the
+text seen), abandoned by the caller or cancelled (``cancelled``, estimated), or broken by the
+provider (``error``, estimated). Never $0. A complete answer (every choice finished, the provider's
+usage seen) is cached even if the caller stops reading right after it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from typing import Any
+from collections.abc import AsyncGenerator, Generator
+from typing import TYPE_CHECKING, Any
 
-from ._caching import CacheCall
-from ._engine import Engine, Plan
 from ._errors import ProviderError
 from ._types import RouteInfo
-from .cache import StreamAccumulator
-from .spend import Reservation
+
+if TYPE_CHECKING:
+    from ._drivers import AsyncDriver, SyncDriver
+    from ._engine import Engine, Plan
+    from ._loop import Opened
+    from .spend import SpendRecord
 
 __all__ = ["AsyncStream", "ReplayStream", "Stream", "StreamState"]
 
@@ -46,7 +49,7 @@ class StreamState:
         return "".join(self.parts)
 
     def settle(self, engine: Engine, plan: Plan, model: str, attempt: int, started: float,
-               *, ended: bool, error: BaseException | None) -> RouteInfo:
+               *, ended: bool, error: BaseException | None) -> tuple[RouteInfo, SpendRecord]:
         if self.usage is not None:  # the provider's count arrived: the answer was delivered whole
             return engine.finish(plan, model, attempt, self.usage, started)
         status = "estimated" if ended else ("error" if isinstance(error, ProviderError) else "cancelled")
@@ -64,12 +67,6 @@ def _billed_text(delta: Any) -> list[str]:
 
 
 _READY = object()  # what a stream's generator yields first, so its cleanup is armed from the start
-
-
-def _store_args(call: CacheCall, engine: Engine, acc: StreamAccumulator, info: RouteInfo) -> dict[str, Any]:
-    response = acc.response() or {}
-    quality = engine.catalog.candidate(info.model).quality
-    return call.store_args(model=info.model, quality=quality, response=response, cost=info.cost_usd)
 
 
 class ReplayStream:
@@ -118,18 +115,15 @@ class Stream:
 
     costroute: RouteInfo | None
 
-    def __init__(self, engine: Engine, plan: Plan, opened: tuple[str, Iterator[Any], int, float],
-                 hold: Reservation | None = None, cache: CacheCall | None = None) -> None:
+    def __init__(self, driver: SyncDriver, opened: Opened) -> None:
         self.costroute = None
-        self._hold = hold
-        self._cache = cache
-        self._chunks = self._run(engine, plan, *opened)
-        next(self._chunks)  # into the try: closing or dropping the stream now settles it
+        self._chunks = self._run(driver, opened)
+        next(self._chunks)  # into the try: closing or dropping the stream now books it
 
-    def _run(self, engine: Engine, plan: Plan, model: str, chunks: Iterator[Any], attempt: int,
-             started: float) -> Generator[Any, None, None]:
+    def _run(self, driver: SyncDriver, opened: Opened) -> Generator[Any, None, None]:
         state, ended, error = StreamState(), False, None
-        acc = self._cache.accumulator() if self._cache else None
+        acc = opened.cached.accumulator() if opened.cached is not None else None
+        chunks = opened.response
         try:
             yield _READY
             for chunk in chunks:
@@ -146,15 +140,8 @@ class Stream:
                 close: Any = getattr(chunks, "close", None)
                 if callable(close):
                     close()
-                self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
-                if self._hold is not None:
-                    self._hold.settle(self.costroute.cost_usd)
-                if self._cache is not None and acc is not None and acc.complete:
-                    args = _store_args(self._cache, engine, acc, self.costroute)
-                    self._cache.cache.store(self._cache.request, **args)
             finally:
-                if self._hold is not None:
-                    self._hold.release()  # a no-op once settled
+                self.costroute = driver.finish(opened, state, acc, ended=ended, error=error)
 
     def __iter__(self) -> Stream:
         return self
@@ -178,23 +165,20 @@ class AsyncStream:
 
     costroute: RouteInfo | None
 
-    def __init__(self, engine: Engine, plan: Plan, opened: tuple[str, AsyncIterator[Any], int, float],
-                 hold: Reservation | None = None, cache: CacheCall | None = None) -> None:
+    def __init__(self, driver: AsyncDriver, opened: Opened) -> None:
         self.costroute = None
-        self._hold = hold
-        self._cache = cache
-        self._chunks = self._run(engine, plan, *opened)
+        self._chunks = self._run(driver, opened)
 
     async def start(self) -> AsyncStream:
-        """Step into the generator's try, so closing or dropping the stream settles it (the
+        """Step into the generator's try, so closing or dropping the stream books it (the
         client does this before handing the stream out)."""
         await self._chunks.__anext__()
         return self
 
-    async def _run(self, engine: Engine, plan: Plan, model: str, chunks: AsyncIterator[Any], attempt: int,
-                   started: float) -> AsyncGenerator[Any, None]:
+    async def _run(self, driver: AsyncDriver, opened: Opened) -> AsyncGenerator[Any, None]:
         state, ended, error = StreamState(), False, None
-        acc = self._cache.accumulator() if self._cache else None
+        acc = opened.cached.accumulator() if opened.cached is not None else None
+        chunks = opened.response
         try:
             yield _READY
             async for chunk in chunks:
@@ -211,15 +195,8 @@ class AsyncStream:
                 aclose: Any = getattr(chunks, "aclose", None)
                 if callable(aclose):
                     await aclose()
-                self.costroute = state.settle(engine, plan, model, attempt, started, ended=ended, error=error)
-                if self._hold is not None:
-                    await self._hold.asettle(self.costroute.cost_usd)
-                if self._cache is not None and acc is not None and acc.complete:
-                    await self._cache.cache.astore(
-                        self._cache.request, **_store_args(self._cache, engine, acc, self.costroute))
             finally:
-                if self._hold is not None:
-                    await self._hold.arelease()  # a no-op once settled
+                self.costroute = await driver.finish(opened, state, acc, ended=ended, error=error)
 
     def __aiter__(self) -> AsyncStream:
         return self

@@ -11,7 +11,7 @@ from typing import Any
 
 from ._errors import RequestValidationError
 
-__all__ = ["ROLES", "validate_messages", "validate_params", "validate_tags"]
+__all__ = ["ROLES", "validate_messages", "validate_params", "validate_tags", "validate_timeout"]
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _MAX_TOKENS = 2_000_000
@@ -128,3 +128,14 @@ def validate_tags(tags: Any) -> dict[str, str]:
                                          location=f"tags[{key!r}]")
         out[key] = str(value)
     return out
+
+
+def validate_timeout(timeout: Any) -> float | None:
+    """A per-request ``timeout=`` in seconds (it replaces the model's configured one)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise RequestValidationError(f"must be a number of seconds, not {type(timeout).__name__}", location="timeout")
+    if not (math.isfinite(timeout) and 0 < timeout <= 3600):
+        raise RequestValidationError(f"must be between 0 and 3600 seconds, not {timeout!r}", location="timeout")
+    return float(timeout)

@@ -80,7 +80,9 @@ def test_threads_through_the_client(server: FakeOpenAIServer, tmp_path: Path) ->
         t.join()
     spent = check_books(client, ledger, Decimal("0.0006"))
     assert spent > 0 and len(ledger.records()) + len(refused) == 24
-    assert alerts.count(0.5) == 1 and alerts.count(1.0) <= 1
+    # each threshold fires once if spend crossed it (how far it gets depends on how the threads
+    # interleave: refused requests cost nothing), never twice
+    assert alerts.count(0.5) == (1 if spent >= Decimal("0.0003") else 0) and alerts.count(1.0) <= 1
     for r in ledger.records():
         assert r.prompt_text is None and r.prompt_hash and r.cost_usd > 0
     client.close()

@@ -277,6 +277,39 @@ class ResponseCache:
         finally:
             self._thread_locks.release_slot(key)
 
+    def count_bypass(self) -> None:
+        """Count a request the rules kept away from the cache (decided by the caller)."""
+        self._count("bypassed")
+
+    def enter_flight(self, key: str) -> threading.Lock:
+        """Take the per-key lock of this process (the single-flight of :meth:`single_flight`,
+        for a caller that cannot hold a ``with`` block open); give it back with :meth:`leave_flight`."""
+        lock = self._thread_locks.acquire_slot(key)
+        try:
+            lock.acquire()
+        except BaseException:
+            self._thread_locks.release_slot(key)
+            raise
+        return lock
+
+    def leave_flight(self, key: str, lock: threading.Lock) -> None:
+        lock.release()
+        self._thread_locks.release_slot(key)
+
+    async def aenter_flight(self, key: str) -> asyncio.Lock:
+        """The async twin of :meth:`enter_flight`."""
+        lock = self._task_locks.acquire_slot(key)
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._task_locks.release_slot(key)
+            raise
+        return lock
+
+    def aleave_flight(self, key: str, lock: asyncio.Lock) -> None:
+        lock.release()
+        self._task_locks.release_slot(key)
+
     def _failed(self, what: str, exc: CacheUnavailable) -> None:
         logger.warning("cache %s failed, continuing uncached: %s", what, exc)
         self._count("errors")

@@ -74,6 +74,9 @@ class ModelConfig(_Frozen):
     price: ModelPrice | None = None
     max_input_tokens: Annotated[int, Field(gt=0)] | None = None
     max_output_tokens: Annotated[int, Field(gt=0)] | None = None
+    #: The most one image of unknown size can add to a prompt, for models with no published rule
+    #: (reservations use it as the upper bound; see ``costroute.router._media``).
+    max_image_tokens: Annotated[int, Field(gt=0)] | None = None
     supports: ModelSupports = ModelSupports()
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
     extra_params: dict[str, Any] = Field(default_factory=dict)

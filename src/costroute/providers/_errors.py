@@ -160,9 +160,12 @@ def map_provider_error(exc: BaseException, *, model: str, secrets: Iterable[str]
         else:
             cls = e.ProviderError
     message = redact(str(exc) or type(exc).__name__, secrets)
-    return cls(
+    error = cls(
         f"{model}: {message}", model=model,
         status_code=status if isinstance(status, int) else None,
         retry_after=_retry_after(exc), body=None,
     )
+    if cls is e.ProviderTimeoutError and any(isinstance(x, httpx.ConnectTimeout | httpx.PoolTimeout) for x in chain):
+        error.maybe_billed = False  # never reached the provider
+    return error
 

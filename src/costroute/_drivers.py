@@ -1,0 +1,216 @@
+"""The two interpreters of the request loop: one that blocks, one that awaits.
+
+Each performs the effects :mod:`costroute._loop` yields and sends their results back in, or throws
+their exceptions in, until the request returns. That is all they do: every decision, every money
+rule and every record is made once, in the loop. A new way of serving requests (an HTTP server, a
+batch poller) is a driver too, or runs one of these.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+from ._engine import Engine, Plan
+from ._errors import CostrouteError, LedgerUnavailable
+from ._loop import (
+    Flight,
+    Land,
+    Lookup,
+    Opened,
+    Ready,
+    Record,
+    Release,
+    Reserve,
+    Send,
+    Settle,
+    Sleep,
+    Steps,
+    Store,
+    finish_stream,
+)
+from ._streams import StreamState
+from ._types import RouteInfo
+from .cache import StreamAccumulator
+from .spend import SpendRecord
+
+__all__ = ["AsyncDriver", "OnRecord", "SyncDriver"]
+
+logger = logging.getLogger("costroute.client")
+
+#: Called after each spend record is booked: ``(info, record)``, ``info`` set on the record that
+#: ends a request (``None`` for a failed attempt that was retried).
+OnRecord = Callable[[RouteInfo | None, SpendRecord], None]
+
+_END = object()
+
+
+class _Driver:
+    def __init__(self, engine: Engine, on_record: OnRecord | None) -> None:
+        self.engine = engine
+        self._on_record = on_record
+
+    def _booked(self, effect: Record) -> None:
+        if self._on_record is not None:
+            try:
+                self._on_record(effect.info, effect.record)
+            except Exception:
+                logger.exception("on_record callback failed for request %s", effect.record.request_id)
+
+    @staticmethod
+    def _lost(effect: Record, exc: LedgerUnavailable) -> None:
+        """The ledger and its spool both failed: the request goes on (an answer may be paid for),
+        the record is reported loudly."""
+        record = effect.record
+        logger.error("spend record of %s (attempt %d, %s, $%s) could not be booked: %s",
+                     record.request_id, record.attempt, record.model, record.cost_usd, exc)
+
+
+class SyncDriver(_Driver):
+    """Performs effects by blocking: the sync client's interpreter."""
+
+    def __init__(self, engine: Engine, *, sleep: Callable[[float], None],
+                 on_record: OnRecord | None = None) -> None:
+        super().__init__(engine, on_record)
+        self._sleep = sleep
+        self._do: dict[type, Callable[[Any], Any]] = {
+            Lookup: lambda fx: fx.cached.lookup(),
+            Flight: lambda fx: fx.cached.cache.enter_flight(fx.key),
+            Land: lambda fx: fx.cached.cache.leave_flight(fx.key, fx.token),
+            Ready: lambda fx: engine.ledger.ready(),
+            Reserve: lambda fx: engine.budgets.reserve(**fx.args),  # type: ignore[union-attr]
+            Send: self._send,
+            Sleep: lambda fx: self._sleep(fx.seconds),
+            Settle: lambda fx: fx.hold.settle(fx.amount),
+            Release: lambda fx: fx.hold.release(),
+            Store: lambda fx: fx.cached.cache.store(fx.cached.request, **fx.args),
+            Record: self._record,
+        }
+
+    def run(self, steps: Steps[Any], plan: Plan) -> Any:
+        """Drive ``steps`` to their end; errors leave carrying the plan's ``request_id``."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            finished, effect = _advance(steps, value, error, plan)
+            if finished:
+                return effect
+            try:
+                value, error = self._do[type(effect)](effect), None
+            except BaseException as exc:
+                value, error = None, exc
+
+    def finish(self, opened: Opened, state: StreamState, acc: StreamAccumulator | None, *,
+               ended: bool, error: BaseException | None) -> RouteInfo:
+        info: RouteInfo = self.run(finish_stream(self.engine, opened, state, acc, ended=ended, error=error),
+                                   opened.plan)
+        return info
+
+    def _send(self, effect: Send) -> Any:
+        completer = self.engine.completer
+        if not effect.stream:
+            return completer.complete(effect.call)
+        chunks = iter(completer.stream(effect.call))
+        return _prepend(next(chunks, _END), chunks)  # the first chunk proves the stream opened
+
+    def _record(self, effect: Record) -> None:
+        try:
+            self.engine.ledger.append(effect.record)
+        except LedgerUnavailable as exc:
+            self._lost(effect, exc)
+        self._booked(effect)
+
+
+class AsyncDriver(_Driver):
+    """Performs effects by awaiting: the async client's interpreter. Never blocks its loop."""
+
+    def __init__(self, engine: Engine, *, sleep: Callable[[float], Awaitable[None]],
+                 on_record: OnRecord | None = None) -> None:
+        super().__init__(engine, on_record)
+        self._sleep = sleep
+        self._do: dict[type, Callable[[Any], Awaitable[Any]]] = {
+            Lookup: lambda fx: fx.cached.alookup(),
+            Flight: lambda fx: fx.cached.cache.aenter_flight(fx.key),
+            Land: self._land,
+            Ready: lambda fx: engine.ledger.aready(),
+            Reserve: lambda fx: engine.budgets.areserve(**fx.args),  # type: ignore[union-attr]
+            Send: self._send,
+            Sleep: lambda fx: self._sleep(fx.seconds),
+            Settle: lambda fx: fx.hold.asettle(fx.amount),
+            Release: lambda fx: fx.hold.arelease(),
+            Store: lambda fx: fx.cached.cache.astore(fx.cached.request, **fx.args),
+            Record: self._record,
+        }
+
+    async def run(self, steps: Steps[Any], plan: Plan) -> Any:
+        """Drive ``steps`` to their end; errors leave carrying the plan's ``request_id``."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            finished, effect = _advance(steps, value, error, plan)
+            if finished:
+                return effect
+            try:
+                value, error = await self._do[type(effect)](effect), None
+            except BaseException as exc:
+                value, error = None, exc
+
+    async def finish(self, opened: Opened, state: StreamState, acc: StreamAccumulator | None, *,
+                     ended: bool, error: BaseException | None) -> RouteInfo:
+        info: RouteInfo = await self.run(
+            finish_stream(self.engine, opened, state, acc, ended=ended, error=error), opened.plan)
+        return info
+
+    async def _land(self, effect: Land) -> None:
+        effect.cached.cache.aleave_flight(effect.key, effect.token)
+
+    async def _send(self, effect: Send) -> Any:
+        completer = self.engine.completer
+        if not effect.stream:
+            return await completer.acomplete(effect.call)
+        chunks = completer.astream(effect.call)
+        first = await anext(aiter(chunks), _END)
+        return _aprepend(first, chunks)
+
+    async def _record(self, effect: Record) -> None:
+        try:
+            await self.engine.ledger.aappend(effect.record)
+        except LedgerUnavailable as exc:
+            self._lost(effect, exc)
+        self._booked(effect)
+
+
+def _advance(steps: Steps[Any], value: Any, error: BaseException | None, plan: Plan) -> tuple[bool, Any]:
+    """One step of the request: ``(False, next effect)`` or ``(True, its result)``."""
+    try:
+        return False, steps.send(value) if error is None else steps.throw(error)
+    except StopIteration as done:
+        return True, done.value
+    except CostrouteError as exc:
+        if exc.request_id is None:
+            exc.request_id = plan.request_id
+        raise
+
+
+def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    try:
+        if first is not _END:
+            yield first
+            yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if callable(close):
+            close()
+
+
+async def _aprepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    try:
+        if first is not _END:
+            yield first
+            async for chunk in rest:
+                yield chunk
+    finally:
+        close = getattr(rest, "aclose", None)
+        if callable(close):
+            await close()

@@ -1,0 +1,330 @@
+"""The life of one request, written once.
+
+A request is a generator that *decides* and yields *effects*; a driver performs each effect and
+sends its result back in (or throws its exception in). Nothing here does I/O or waits::
+
+    plan → cache lookup → single-flight → ledger ready → reserve → attempt → retry / fallback /
+    downgrade → settle → record → store
+
+``Client`` and ``AsyncClient`` are two drivers of a few dozen lines each (:mod:`costroute._drivers`);
+a stream's closing steps (:func:`finish_stream`) are driven the same way once the caller stops
+reading; an HTTP server or a batch poller is one more driver, not another copy of this file.
+tenacity decides retries (:meth:`tenacity.BaseRetrying.iter` as a pure decision step, its
+``DoSleep`` turned into a :class:`Sleep` effect), as in tenacity's own sync and async loops.
+
+Money rules kept here, whatever fails:
+
+* nothing is sent unless the ledger can take its record (:class:`Ready`) and its worst case is
+  reserved (:class:`Reserve`); a reservation is an upper bound (``n`` answers, media parts);
+* an attempt that may have been billed (a timeout, a cancellation, an unreadable answer) is booked
+  as ``estimated`` and settled, never $0, and the next attempt reserves again;
+* an answer that costs more than its reservation first reserves the difference; when a ``block``
+  budget has no room for it the answer is not delivered (:class:`~costroute.BudgetExceeded`) but
+  it is booked, settled and, when cacheable, stored, so it is never paid for twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from tenacity import DoAttempt, DoSleep, RetryCallState
+
+from ._caching import CacheCall, store_args
+from ._engine import Engine, Plan
+from ._errors import BudgetExceeded, BudgetStoreUnavailable, ProviderError
+from ._retry import AttemptRun
+from ._streams import ReplayStream, StreamState
+from ._types import RouteInfo
+from .cache import CacheEntry, StreamAccumulator, replay_chunks
+from .providers import ProviderCall, chunk_from_dict
+from .spend import Reservation, SpendRecord
+
+__all__ = [
+    "Flight", "Land", "Lookup", "Opened", "Ready", "Record", "Release", "Reserve", "Send", "Settle",
+    "Sleep", "Store", "finish_stream", "request",
+]
+
+T = TypeVar("T")
+Steps = Generator[Any, Any, T]  # yields effects, receives their results, returns T
+
+
+# -- the effects ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """Look the request up in the response cache: a usable ``CacheEntry`` or ``None``."""
+
+    cached: CacheCall
+
+
+@dataclass(frozen=True, slots=True)
+class Flight:
+    """Take the single-flight lock of the request's cache key: a token for :class:`Land`."""
+
+    cached: CacheCall
+
+    @property
+    def key(self) -> str:
+        assert self.cached.key is not None  # a request with no key is never stored
+        return self.cached.key
+
+
+@dataclass(frozen=True, slots=True)
+class Land:
+    """Give the single-flight lock back."""
+
+    cached: CacheCall
+    token: Any
+
+    @property
+    def key(self) -> str:
+        assert self.cached.key is not None
+        return self.cached.key
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """Make sure the ledger can take a record now (raises ``LedgerUnavailable``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    """Hold money on the budgets: a ``Reservation`` (raises ``BudgetExceeded``)."""
+
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Call the provider: its response, or for a stream an iterator already holding its first chunk."""
+
+    call: ProviderCall
+    stream: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait before the next attempt."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """Count ``amount`` as spent on the reservation's counters and drop its hold."""
+
+    hold: Reservation
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Drop a hold unspent (a no-op once settled)."""
+
+    hold: Reservation
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """Keep a complete answer in the response cache."""
+
+    cached: CacheCall
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Append a spend record to the ledger (spooled if the ledger fails); ``info`` is set on the
+    record that ends the request."""
+
+    record: SpendRecord
+    info: RouteInfo | None = None
+
+
+@dataclass(slots=True)
+class Opened:
+    """A successful attempt: the model that answered, its response (or opened stream), and the
+    hold that is still to be settled."""
+
+    plan: Plan = field(repr=False)
+    model: str
+    response: Any
+    attempt: int
+    started: float
+    hold: Reservation | None
+    cached: CacheCall | None = None
+
+
+# -- a request ------------------------------------------------------------------------------------
+
+def request(engine: Engine, plan: Plan, cached: CacheCall | None) -> Steps[Any]:
+    """A ``create(...)`` call from its plan to its answer: a response, a replayed stream, or (for
+    a live stream) the :class:`Opened` attempt a driver wraps into its stream object."""
+    if cached is not None and cached.lookup_first:
+        entry = yield Lookup(cached)
+        if entry is not None:
+            return (yield from _hit(engine, plan, entry))
+    token = None
+    if cached is not None and cached.storable and not plan.stream:
+        token = yield Flight(cached)  # identical concurrent misses wait here for the first
+    try:
+        if token is not None and cached is not None and cached.lookup_first:
+            entry = yield Lookup(cached)
+            if entry is not None:  # filled while we waited
+                return (yield from _hit(engine, plan, entry))
+        opened = yield from _attempts(engine, plan)
+        opened.cached = cached
+        if plan.stream:
+            return opened
+        return (yield from _answered(engine, plan, opened, cached))
+    finally:
+        if token is not None and cached is not None:
+            yield Land(cached, token)
+
+
+def _hit(engine: Engine, plan: Plan, entry: CacheEntry) -> Steps[Any]:
+    info, record = engine.served_from_cache(plan, entry)
+    yield Record(record, info)
+    if plan.stream:
+        return ReplayStream([chunk_from_dict(c) for c in replay_chunks(entry)], info)
+    response = engine.cached_answer(entry)
+    object.__setattr__(response, "costroute", info)
+    return response
+
+
+def _answered(engine: Engine, plan: Plan, opened: Opened, cached: CacheCall | None) -> Steps[Any]:
+    response = opened.response
+    try:
+        info, record = engine.finish(plan, opened.model, opened.attempt, getattr(response, "usage", None),
+                                     opened.started)
+        refused = yield from _settle(engine, plan, opened.model, opened.hold, info.cost_usd)
+    except BaseException:
+        if opened.hold is not None:
+            yield Release(opened.hold)
+        raise
+    yield Record(record, info)
+    object.__setattr__(response, "costroute", info)
+    if cached is not None and cached.storable:
+        yield Store(cached, store_args(engine, cached, info, response=response))
+    if refused is not None:
+        raise refused
+    return response
+
+
+def _settle(engine: Engine, plan: Plan, model: str, hold: Reservation | None,
+            cost: Decimal) -> Steps[BudgetExceeded | None]:
+    """Settle ``cost`` on ``hold``. Beyond what was reserved, the difference is reserved first;
+    a ``block`` budget with no room for it refuses the answer's delivery (returned, to raise once
+    the answer is booked)."""
+    if hold is None:
+        return None
+    refused: BudgetExceeded | None = None
+    over = cost - hold.amount
+    if over > 0:
+        try:
+            extra = yield Reserve(engine.reservation_args(plan, model, amount=over))
+        except BudgetExceeded as exc:
+            refused = exc if exc.action == "block" else None
+        except BudgetStoreUnavailable:
+            pass  # the settle below is deferred to the store's return like any other
+        else:
+            yield Settle(extra, over)
+            cost = hold.amount
+    yield Settle(hold, cost)
+    if refused is not None:
+        refused.args = (f"the answer cost ${cost} and the budget has no room for the "
+                        f"${over} beyond its reservation; it was billed and booked, not delivered: "
+                        f"{refused}",)
+    return refused
+
+
+def _attempts(engine: Engine, plan: Plan) -> Steps[Opened]:
+    """Reserve, call and retry the plan's models in turn; the first success, its hold unsettled."""
+    run = AttemptRun(plan.order, plan.policy.config.retry, lambda m, tried: engine.downgrades(plan, m, tried))
+    yield Ready()  # nothing is sent that could not be recorded
+    while (model := run.next_model()) is not None:
+        slot = _Slot()
+        try:
+            if engine.budgets is not None:
+                slot.hold = yield Reserve(engine.reservation_args(plan, model))
+            response, started = yield from _tries(engine, plan, run, model, slot)
+        except BudgetExceeded as exc:
+            yield from _give_back(slot)
+            run.refused(model, exc)
+            continue
+        except ProviderError as exc:
+            yield from _give_back(slot)
+            run.failed(exc)
+            continue
+        except BaseException:
+            yield from _give_back(slot)
+            raise
+        return Opened(plan, model, response, run.count, started, slot.hold)
+    raise run.exhausted()
+
+
+@dataclass(slots=True)
+class _Slot:
+    hold: Reservation | None = None
+
+
+def _give_back(slot: _Slot) -> Steps[None]:
+    if slot.hold is not None:
+        yield Release(slot.hold)
+        slot.hold = None
+
+
+def _tries(engine: Engine, plan: Plan, run: AttemptRun, model: str, slot: _Slot) -> Steps[tuple[Any, float]]:
+    """One model's attempts, as tenacity decides them."""
+    retrying = run.retrying()
+    retrying.begin()
+    state = RetryCallState(retrying, None, (), {})
+    while True:
+        do = retrying.iter(state)  # raises the last error once it gives up
+        if isinstance(do, DoSleep):
+            state.prepare_for_next_attempt()
+            yield Sleep(float(do))
+            continue
+        assert isinstance(do, DoAttempt)
+        if slot.hold is None and engine.budgets is not None:  # the last attempt's hold was spent
+            slot.hold = yield Reserve(engine.reservation_args(plan, model))
+        started = run.begin()
+        try:
+            response = yield Send(engine.call_for(plan, model), plan.stream)
+        except BaseException as exc:
+            record, billed = engine.failed(plan, model, run.count, exc, started)
+            if billed and slot.hold is not None:
+                hold, slot.hold = slot.hold, None
+                yield Settle(hold, billed)
+            yield Record(record)
+            if not isinstance(exc, Exception):
+                raise  # cancelled or interrupted: booked, and no further attempt
+            state.set_exception((type(exc), exc, exc.__traceback__))
+            continue
+        return response, started
+
+
+# -- the end of a live stream ---------------------------------------------------------------------
+
+def finish_stream(engine: Engine, opened: Opened, state: StreamState, acc: StreamAccumulator | None,
+                  *, ended: bool, error: BaseException | None) -> Steps[RouteInfo]:
+    """Book a stream once the caller stops reading (at its end, on close, on an error or when it
+    is dropped): priced from the provider's usage if it arrived, else estimated; stored in the
+    cache only when complete with the provider's own usage."""
+    plan, hold = opened.plan, opened.hold
+    try:
+        info, record = state.settle(engine, plan, opened.model, opened.attempt, opened.started,
+                                    ended=ended, error=error)
+        yield from _settle(engine, plan, opened.model, hold, info.cost_usd)  # delivered already
+    except BaseException:
+        if hold is not None:
+            yield Release(hold)
+        raise
+    yield Record(record, info)
+    cached = opened.cached
+    if cached is not None and cached.storable and acc is not None and acc.complete and not info.estimated:
+        yield Store(cached, store_args(engine, cached, info, response=acc.response() or {}))
+    return info
