@@ -9,16 +9,20 @@ batch poller) is a driver too, or runs one of these.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any
 
 from ._engine import Engine, Plan
 from ._errors import CostrouteError, LedgerUnavailable
 from ._loop import (
+    END,
+    Emit,
     Flight,
+    Hangup,
     Land,
     Lookup,
     Opened,
+    Pull,
     Ready,
     Record,
     Release,
@@ -28,11 +32,10 @@ from ._loop import (
     Sleep,
     Steps,
     Store,
-    finish_stream,
+    StreamClosed,
+    read_stream,
 )
-from ._streams import StreamState
 from ._types import RouteInfo
-from .cache import StreamAccumulator
 from .spend import SpendRecord
 
 __all__ = ["AsyncDriver", "OnRecord", "SyncDriver"]
@@ -44,6 +47,7 @@ logger = logging.getLogger("costroute.client")
 OnRecord = Callable[[RouteInfo | None, SpendRecord], None]
 
 _END = object()
+_ARMED = object()  # what a stream's pump yields first
 
 
 class _Driver:
@@ -86,26 +90,51 @@ class SyncDriver(_Driver):
             Release: lambda fx: fx.hold.release(),
             Store: lambda fx: fx.cached.cache.store(fx.cached.request, **fx.args),
             Record: self._record,
+            Pull: lambda fx: next(fx.chunks, END),
+            Hangup: lambda fx: _close(fx.chunks),
         }
 
     def run(self, steps: Steps[Any], plan: Plan) -> Any:
-        """Drive ``steps`` to their end; errors leave carrying the plan's ``request_id``."""
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            finished, effect = _advance(steps, value, error, plan)
-            if finished:
-                return effect
-            try:
-                value, error = self._do[type(effect)](effect), None
-            except BaseException as exc:
-                value, error = None, exc
+        """Drive a request's ``steps`` to their end; errors leave carrying its ``request_id``."""
+        result: list[Any] = []
+        for _ in self._drive(steps, plan, result.append):
+            raise AssertionError("a request's steps hand no chunk out")
+        return result[0]
 
-    def finish(self, opened: Opened, state: StreamState, acc: StreamAccumulator | None, *,
-               ended: bool, error: BaseException | None) -> RouteInfo:
-        info: RouteInfo = self.run(finish_stream(self.engine, opened, state, acc, ended=ended, error=error),
-                                   opened.plan)
-        return info
+    def pump(self, opened: Opened, ended: Callable[[RouteInfo], None]) -> Generator[Any, None, None]:
+        """The caller's side of a live stream: its chunks come out, every other effect of
+        :func:`~costroute._loop.read_stream` is performed here. Yields a marker first (arm it with
+        ``next``): from then on closing or dropping the iterator books the stream."""
+        return self._drive(read_stream(self.engine, opened), opened.plan, ended, armed=True)
+
+    def _drive(self, steps: Steps[Any], plan: Plan, ended: Callable[[Any], None], *,
+               armed: bool = False) -> Generator[Any, None, None]:
+        """Perform the effects of ``steps`` until they end (then ``ended(result)``), yielding the
+        chunks they hand out. Errors leave carrying the plan's ``request_id``."""
+        finished, effect = _advance(steps, None, None, plan)  # inside read_stream's try from here on
+        closed = hangup = False
+        if armed:
+            try:
+                yield _ARMED
+            except GeneratorExit:
+                closed = hangup = True
+        while not finished:
+            value: Any = None
+            error: BaseException | None = None
+            if hangup or (closed and type(effect) is Emit):
+                error, hangup = StreamClosed(), False  # told where the stream waits, then booked
+            elif type(effect) is Emit:
+                try:
+                    yield effect.chunk
+                except GeneratorExit:  # the caller closed or dropped the stream: book it, yield no more
+                    closed, error = True, StreamClosed()
+            else:
+                try:
+                    value = self._do[type(effect)](effect)
+                except BaseException as exc:
+                    error = exc
+            finished, effect = _advance(steps, value, error, plan)
+        ended(effect)
 
     def _send(self, effect: Send) -> Any:
         completer = self.engine.completer
@@ -141,26 +170,49 @@ class AsyncDriver(_Driver):
             Release: lambda fx: fx.hold.arelease(),
             Store: lambda fx: fx.cached.cache.astore(fx.cached.request, **fx.args),
             Record: self._record,
+            Pull: lambda fx: anext(fx.chunks, END),
+            Hangup: lambda fx: _aclose(fx.chunks),
         }
 
     async def run(self, steps: Steps[Any], plan: Plan) -> Any:
-        """Drive ``steps`` to their end; errors leave carrying the plan's ``request_id``."""
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            finished, effect = _advance(steps, value, error, plan)
-            if finished:
-                return effect
-            try:
-                value, error = await self._do[type(effect)](effect), None
-            except BaseException as exc:
-                value, error = None, exc
+        """Drive a request's ``steps`` to their end; errors leave carrying its ``request_id``."""
+        result: list[Any] = []
+        async for _ in self._drive(steps, plan, result.append):
+            raise AssertionError("a request's steps hand no chunk out")
+        return result[0]
 
-    async def finish(self, opened: Opened, state: StreamState, acc: StreamAccumulator | None, *,
-                     ended: bool, error: BaseException | None) -> RouteInfo:
-        info: RouteInfo = await self.run(
-            finish_stream(self.engine, opened, state, acc, ended=ended, error=error), opened.plan)
-        return info
+    def pump(self, opened: Opened, ended: Callable[[RouteInfo], None]) -> AsyncGenerator[Any, None]:
+        """The async twin of :meth:`SyncDriver.pump` (an async generator, so a stream dropped
+        unread is finalised on its event loop and booked)."""
+        return self._drive(read_stream(self.engine, opened), opened.plan, ended, armed=True)
+
+    async def _drive(self, steps: Steps[Any], plan: Plan, ended: Callable[[Any], None], *,
+                     armed: bool = False) -> AsyncGenerator[Any, None]:
+        """The async twin of :meth:`SyncDriver._drive`."""
+        finished, effect = _advance(steps, None, None, plan)  # inside read_stream's try from here on
+        closed = hangup = False
+        if armed:
+            try:
+                yield _ARMED
+            except GeneratorExit:
+                closed = hangup = True
+        while not finished:
+            value: Any = None
+            error: BaseException | None = None
+            if hangup or (closed and type(effect) is Emit):
+                error, hangup = StreamClosed(), False  # told where the stream waits, then booked
+            elif type(effect) is Emit:
+                try:
+                    yield effect.chunk
+                except GeneratorExit:  # the caller closed or dropped the stream: book it, yield no more
+                    closed, error = True, StreamClosed()
+            else:
+                try:
+                    value = await self._do[type(effect)](effect)
+                except BaseException as exc:
+                    error = exc
+            finished, effect = _advance(steps, value, error, plan)
+        ended(effect)
 
     async def _land(self, effect: Land) -> None:
         effect.cached.cache.aleave_flight(effect.key, effect.token)
@@ -191,6 +243,18 @@ def _advance(steps: Steps[Any], value: Any, error: BaseException | None, plan: P
         if exc.request_id is None:
             exc.request_id = plan.request_id
         raise
+
+
+def _close(chunks: Any) -> None:
+    close = getattr(chunks, "close", None)
+    if callable(close):
+        close()
+
+
+async def _aclose(chunks: Any) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if callable(aclose):
+        await aclose()
 
 
 def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:

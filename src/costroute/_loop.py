@@ -7,8 +7,9 @@ sends its result back in (or throws its exception in). Nothing here does I/O or 
     downgrade → settle → record → store
 
 ``Client`` and ``AsyncClient`` are two drivers of a few dozen lines each (:mod:`costroute._drivers`);
-a stream's closing steps (:func:`finish_stream`) are driven the same way once the caller stops
-reading; an HTTP server or a batch poller is one more driver, not another copy of this file.
+reading a live stream (:func:`read_stream`) is part of the same loop, each chunk pulled from the
+provider and handed to the caller as an effect; an HTTP server or a batch poller is one more
+driver, not another copy of this file.
 tenacity decides retries (:meth:`tenacity.BaseRetrying.iter` as a pure decision step, its
 ``DoSleep`` turned into a :class:`Sleep` effect), as in tenacity's own sync and async loops.
 
@@ -43,8 +44,8 @@ from .providers import ProviderCall, chunk_from_dict
 from .spend import Reservation, SpendRecord
 
 __all__ = [
-    "Flight", "Land", "Lookup", "Opened", "Ready", "Record", "Release", "Reserve", "Send", "Settle",
-    "Sleep", "Store", "finish_stream", "request",
+    "END", "Emit", "Flight", "Hangup", "Land", "Lookup", "Opened", "Pull", "Ready", "Record", "Release",
+    "Reserve", "Send", "Settle", "Sleep", "Store", "StreamClosed", "read_stream", "request",
 ]
 
 T = TypeVar("T")
@@ -133,6 +134,36 @@ class Store:
 
     cached: CacheCall
     args: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Pull:
+    """The next chunk of a live stream from the provider, or :data:`END`."""
+
+    chunks: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Hand a chunk to the caller; the loop resumes when the caller asks for the next one (or
+    throws :class:`StreamClosed` in when the caller stops reading)."""
+
+    chunk: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """Close the provider's stream (its connection goes back or is dropped)."""
+
+    chunks: Any
+
+
+class StreamClosed(Exception):
+    """Thrown into a stream's steps when the caller closed or dropped the stream."""
+
+
+#: What :class:`Pull` returns once the provider's stream has ended.
+END: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,17 +338,41 @@ def _tries(engine: Engine, plan: Plan, run: AttemptRun, model: str, slot: _Slot)
         return response, started
 
 
-# -- the end of a live stream ---------------------------------------------------------------------
+# -- a live stream ---------------------------------------------------------------------------------
 
-def finish_stream(engine: Engine, opened: Opened, state: StreamState, acc: StreamAccumulator | None,
-                  *, ended: bool, error: BaseException | None) -> Steps[RouteInfo]:
-    """Book a stream once the caller stops reading (at its end, on close, on an error or when it
-    is dropped): priced from the provider's usage if it arrived, else estimated; stored in the
-    cache only when complete with the provider's own usage."""
+def read_stream(engine: Engine, opened: Opened) -> Steps[RouteInfo]:
+    """Read a live stream chunk by chunk for the caller, then book it (at its end, on close, on an
+    error or when it is dropped): priced from the provider's usage if it arrived, else estimated;
+    stored in the cache only when complete with the provider's own usage."""
+    state = StreamState()
+    acc = opened.cached.accumulator() if opened.cached is not None else None
+    ended, error = False, None
+    try:
+        while (chunk := (yield Pull(opened.response))) is not END:
+            state.add(chunk)
+            if acc is not None:
+                acc.feed(chunk)
+            yield Emit(chunk)
+        ended = True
+    except GeneratorExit:
+        raise  # closed from outside its driver (interpreter shutdown): nothing more can run
+    except BaseException as exc:  # the caller hung up (StreamClosed), the provider broke off, ...
+        error = exc
+    try:
+        yield Hangup(opened.response)
+    finally:
+        info = yield from _book_stream(engine, opened, state, acc, ended=ended, error=error)
+    if error is not None and not isinstance(error, StreamClosed):
+        raise error
+    return info
+
+
+def _book_stream(engine: Engine, opened: Opened, state: StreamState, acc: StreamAccumulator | None,
+                 *, ended: bool, error: BaseException | None) -> Steps[RouteInfo]:
     plan, hold = opened.plan, opened.hold
     try:
         info, record = state.settle(engine, plan, opened.model, opened.attempt, opened.started,
-                                    ended=ended, error=error)
+                                    ended=ended, error=None if isinstance(error, StreamClosed) else error)
         yield from _settle(engine, plan, opened.model, hold, info.cost_usd)  # delivered already
     except BaseException:
         if hold is not None:

@@ -10,7 +10,6 @@ usage seen) is cached even if the caller stops reading right after it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ProviderError
@@ -66,9 +65,6 @@ def _billed_text(delta: Any) -> list[str]:
     return [p for p in parts if isinstance(p, str) and p]
 
 
-_READY = object()  # what a stream's generator yields first, so its cleanup is armed from the start
-
-
 class ReplayStream:
     """A cached answer replayed as a stream; ``costroute`` is known from the start."""
 
@@ -110,38 +106,29 @@ class ReplayStream:
         self.close()
 
 
+class _Booked:
+    """Where a stream's pump leaves its booking once it has ended."""
+
+    __slots__ = ("info",)
+
+    def __init__(self) -> None:
+        self.info: RouteInfo | None = None
+
+    def __call__(self, info: RouteInfo) -> None:
+        self.info = info
+
+
 class Stream:
     """A sync stream of chunks. ``costroute`` is set once it has ended (or been closed)."""
 
-    costroute: RouteInfo | None
-
     def __init__(self, driver: SyncDriver, opened: Opened) -> None:
-        self.costroute = None
-        self._chunks = self._run(driver, opened)
-        next(self._chunks)  # into the try: closing or dropping the stream now books it
+        self._booked = _Booked()  # the pump holds this, not the stream: dropping the stream closes it
+        self._chunks = driver.pump(opened, self._booked)
+        next(self._chunks)  # armed: closing or dropping the stream now books it
 
-    def _run(self, driver: SyncDriver, opened: Opened) -> Generator[Any, None, None]:
-        state, ended, error = StreamState(), False, None
-        acc = opened.cached.accumulator() if opened.cached is not None else None
-        chunks = opened.response
-        try:
-            yield _READY
-            for chunk in chunks:
-                state.add(chunk)
-                if acc is not None:
-                    acc.feed(chunk)
-                yield chunk
-            ended = True
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            try:
-                close: Any = getattr(chunks, "close", None)
-                if callable(close):
-                    close()
-            finally:
-                self.costroute = driver.finish(opened, state, acc, ended=ended, error=error)
+    @property
+    def costroute(self) -> RouteInfo | None:
+        return self._booked.info
 
     def __iter__(self) -> Stream:
         return self
@@ -163,40 +150,19 @@ class Stream:
 class AsyncStream:
     """An async stream of chunks. ``costroute`` is set once it has ended (or been closed)."""
 
-    costroute: RouteInfo | None
-
     def __init__(self, driver: AsyncDriver, opened: Opened) -> None:
-        self.costroute = None
-        self._chunks = self._run(driver, opened)
+        self._booked = _Booked()
+        self._chunks = driver.pump(opened, self._booked)
+
+    @property
+    def costroute(self) -> RouteInfo | None:
+        return self._booked.info
 
     async def start(self) -> AsyncStream:
-        """Step into the generator's try, so closing or dropping the stream books it (the
-        client does this before handing the stream out)."""
+        """Arm the stream, so closing or dropping it books it (the client does this before
+        handing the stream out)."""
         await self._chunks.__anext__()
         return self
-
-    async def _run(self, driver: AsyncDriver, opened: Opened) -> AsyncGenerator[Any, None]:
-        state, ended, error = StreamState(), False, None
-        acc = opened.cached.accumulator() if opened.cached is not None else None
-        chunks = opened.response
-        try:
-            yield _READY
-            async for chunk in chunks:
-                state.add(chunk)
-                if acc is not None:
-                    acc.feed(chunk)
-                yield chunk
-            ended = True
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            try:
-                aclose: Any = getattr(chunks, "aclose", None)
-                if callable(aclose):
-                    await aclose()
-            finally:
-                self.costroute = await driver.finish(opened, state, acc, ended=ended, error=error)
 
     def __aiter__(self) -> AsyncStream:
         return self
