@@ -33,16 +33,14 @@ class CacheCall:
     storable: bool = True
 
     def lookup(self) -> CacheEntry | None:
-        return self.cache.lookup(
-            self.request, policy=self.policy, namespace=self.namespace, required_quality=self.required_quality,
-            pinned_model=self.pinned_model, policy_cfg=self.policy_cfg, key=self.key,
-        )
+        assert self.key is not None
+        return self.cache.get(self.key, namespace=self.namespace, required_quality=self.required_quality,
+                              pinned_model=self.pinned_model)
 
     async def alookup(self) -> CacheEntry | None:
-        return await self.cache.alookup(
-            self.request, policy=self.policy, namespace=self.namespace, required_quality=self.required_quality,
-            pinned_model=self.pinned_model, policy_cfg=self.policy_cfg, key=self.key,
-        )
+        assert self.key is not None
+        return await self.cache.aget(self.key, namespace=self.namespace, required_quality=self.required_quality,
+                                     pinned_model=self.pinned_model)
 
     def store_args(self, *, model: str, quality: float, response: Mapping[str, Any], cost: Any) -> dict[str, Any]:
         choices = response.get("choices") or [{}]

@@ -277,6 +277,27 @@ class ResponseCache:
         finally:
             self._thread_locks.release_slot(key)
 
+    def get(self, key: str, *, namespace: str, required_quality: float | None,
+            pinned_model: str | None) -> CacheEntry | None:
+        """The entry under ``key`` if it may answer a request of this scope: :meth:`lookup` for a
+        caller that has applied the caching rules and computed the key itself."""
+        try:
+            entry = self.backend.get(key)
+        except CacheUnavailable as exc:
+            self._failed("lookup", exc)
+            return None
+        return self._accept(entry, namespace, required_quality, pinned_model)
+
+    async def aget(self, key: str, *, namespace: str, required_quality: float | None,
+                   pinned_model: str | None) -> CacheEntry | None:
+        """The async twin of :meth:`get`."""
+        try:
+            entry = await self.backend.aget(key)
+        except CacheUnavailable as exc:
+            self._failed("lookup", exc)
+            return None
+        return self._accept(entry, namespace, required_quality, pinned_model)
+
     def count_bypass(self) -> None:
         """Count a request the rules kept away from the cache (decided by the caller)."""
         self._count("bypassed")
