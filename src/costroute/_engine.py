@@ -53,8 +53,7 @@ __all__ = ["Engine", "Plan"]
 _ANSWER_BYTES = 64 * 1024
 
 #: Parameters costroute consumes itself; everything else passes through to the provider.
-_OWN = frozenset({"messages", "model", "policy", "tags", "stream", "cache", "cache_namespace", "timeout",
-                  "request_id"})
+_OWN = frozenset({"messages", "model", "policy", "tags", "stream", "cache", "cache_namespace", "timeout"})
 
 
 @dataclass(slots=True)

@@ -1,17 +1,43 @@
 """Checking a request before any money is spent: messages, parameters, tags.
 
-Pure functions; every error says what is wrong and where (``messages[2].role``).
+Pure functions; every error says what is wrong and where (``messages[2].role``). A request must
+have a JSON form (what a provider receives): no value of another type, no NaN or infinity, no
+lone surrogate in a string, nothing nested deeper than :data:`MAX_DEPTH`.
+
+Parameters are OpenAI's chat-completions parameters (as the OpenAI SDK takes them) and costroute's
+own; anything else is refused by name, as the OpenAI SDK refuses it: provider-specific fields go
+in ``extra_body={...}``, which is passed to the provider as given (after the same JSON check).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from ._errors import RequestValidationError
 
-__all__ = ["ROLES", "validate_messages", "validate_params", "validate_tags", "validate_timeout"]
+__all__ = [
+    "MAX_DEPTH", "PARAMETERS", "ROLES", "check_json_form", "validate_messages", "validate_params", "validate_tags",
+    "validate_timeout",
+]
+
+#: OpenAI chat-completions parameters a request may carry (besides ``messages``, ``model`` and
+#: ``stream``), and ``thinking`` (litellm translates it for Anthropic, Gemini and others).
+PARAMETERS = frozenset({
+    "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
+    "max_completion_tokens", "max_tokens", "metadata", "modalities", "n", "parallel_tool_calls",
+    "prediction", "presence_penalty", "prompt_cache_key", "prompt_cache_retention", "reasoning_effort",
+    "response_format", "safety_identifier", "seed", "service_tier", "stop", "store", "stream_options",
+    "temperature", "tool_choice", "tools", "top_logprobs", "top_p", "user", "verbosity",
+    "web_search_options", "extra_headers", "extra_query", "extra_body", "thinking",
+})
+#: How deep a request's values may nest (a message is 2 levels, a content part 4).
+MAX_DEPTH = 64
+_MAX_INT_BITS = 14_000  # about the 4,300 digits Python writes by default
+#: Parameters whose value may be an object litellm turns into JSON itself (a pydantic class).
+_OBJECT_PARAMS = frozenset({"response_format"})
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _MAX_TOKENS = 2_000_000
@@ -60,6 +86,7 @@ def validate_messages(messages: Any) -> list[dict[str, Any]]:
         _check_content(message.get("content"), role, bool(message.get("tool_calls")), where)
         if role == "tool" and not message.get("tool_call_id"):
             raise RequestValidationError("a tool message needs 'tool_call_id'", location=where)
+        check_json_form(message, where)
         out.append(dict(message))
     return out
 
@@ -88,8 +115,64 @@ def _check_content(content: Any, role: str, has_tool_calls: bool, where: str) ->
             raise RequestValidationError("a text part needs a string 'text'", location=f"{loc}[{j}]")
 
 
+def check_json_form(value: Any, where: str) -> None:
+    """Raise a ``RequestValidationError`` naming the first place in ``value`` with no JSON form:
+    another type, a non-string key, NaN or infinity, a lone surrogate, too deep a nesting.
+    (Subclasses of ``str``, ``int`` and ``float``, such as enums, count as their base type.)"""
+    todo: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while todo:
+        item, loc, depth = todo.pop()
+        if isinstance(item, str):
+            _check_text(item, loc)
+        elif item is None or isinstance(item, int):  # bool is an int
+            if item is not None and item.bit_length() > _MAX_INT_BITS:
+                raise RequestValidationError("is a number too long to write as JSON", location=loc)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise RequestValidationError(f"must be a finite number, not {item!r}", location=loc)
+        elif depth >= MAX_DEPTH:
+            raise RequestValidationError(f"nests deeper than {MAX_DEPTH} levels", location=loc)
+        elif isinstance(item, Mapping):
+            for key, sub in item.items():
+                if isinstance(key, str):
+                    _check_text(key, loc)
+                elif not (key is None or isinstance(key, int) or (isinstance(key, float) and math.isfinite(key))):
+                    raise RequestValidationError(  # JSON writes number, bool and null keys as strings
+                        f"has a key of type {type(key).__name__}, which has no JSON form", location=loc)
+                name = str(key)
+                todo.append((sub, f"{loc}.{name}" if name.isidentifier() else f"{loc}[{key!r}]", depth + 1))
+        elif isinstance(item, list | tuple):
+            todo += [(sub, f"{loc}[{i}]", depth + 1) for i, sub in enumerate(item)]
+        else:
+            raise RequestValidationError(f"a {type(item).__name__} has no JSON form", location=loc)
+
+
+def _check_text(text: str, loc: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestValidationError(
+            f"holds a lone surrogate (U+{ord(text[exc.start]):04X}) at character {exc.start}, which has no "
+            "UTF-8 form", location=loc) from None
+
+
 def validate_params(params: Mapping[str, Any]) -> None:
-    """Reject absurd parameter values (negative ``max_tokens``, ``temperature=7``, NaN...)."""
+    """Reject unknown parameters, values with no JSON form, and absurd values (negative
+    ``max_tokens``, ``temperature=7``, NaN...)."""
+    for name, value in params.items():
+        if name not in PARAMETERS:
+            close = difflib.get_close_matches(name, sorted(PARAMETERS), n=1, cutoff=0.7)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise RequestValidationError(
+                f"unknown parameter; {hint}send provider-specific fields in extra_body={{...}}", location=name)
+        if name in _OBJECT_PARAMS and not isinstance(value, Mapping):
+            continue
+        check_json_form(value, name)
+    body = params.get("extra_body")
+    if body is not None and not isinstance(body, Mapping):
+        raise RequestValidationError(f"must be a mapping, not {type(body).__name__}", location="extra_body")
     for name, (low, high, integral) in _RANGES.items():
         if name not in params or params[name] is None:
             continue
@@ -126,6 +209,8 @@ def validate_tags(tags: Any) -> dict[str, str]:
         if not isinstance(value, str | int) or isinstance(value, bool) or len(str(value)) > 256:
             raise RequestValidationError("values must be strings of at most 256 characters",
                                          location=f"tags[{key!r}]")
+        _check_text(key, f"tags[{key!r}]")
+        _check_text(str(value), f"tags[{key!r}]")
         out[key] = str(value)
     return out
 

@@ -54,21 +54,23 @@ class Unprintable:
 
 
 @pytest.mark.parametrize(
-    "extra",
-    [{"x": Decimal("sNaN")}, Unprintable(), {"n": 10**5000}, {1, 2}],
-    ids=["signalling-nan", "failing-model-dump", "huge-int", "set"],
+    ("extra", "where"),
+    [({"x": Decimal("sNaN")}, "extra_body.x"), (Unprintable(), "extra_body"), ({"n": 10**5000}, "extra_body.n"),
+     ({1, 2}, "extra_body"), ({"x": float("nan")}, "extra_body.x"), ({"x": object()}, "extra_body.x")],
+    ids=["signalling-nan", "failing-model-dump", "huge-int", "set", "nan", "object"],
 )
-def test_a_request_without_a_canonical_form_still_routes(extra: Any) -> None:
+def test_a_request_without_a_json_form_is_refused_naming_the_place(extra: Any, where: str) -> None:
     client = Client({**_config(), "cache": {"backend": "memory"}})
-    decision = client.route(MESSAGES, extra_body=extra, temperature=0)
-    assert decision.model == "openai/cheap"
+    with pytest.raises(RequestValidationError) as caught:
+        client.route(MESSAGES, extra_body=extra, temperature=0)
+    assert caught.value.location == where
 
 
 def test_tool_schemas_with_no_json_form_are_refused_before_any_call() -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"maximum": 10**5000}}}]
     with pytest.raises(RequestValidationError) as caught:
         Client(_config()).route(MESSAGES, tools=tools)
-    assert caught.value.location == "tools" and "JSON" in str(caught.value)
+    assert caught.value.location == "tools[0].function.parameters.maximum" and "JSON" in str(caught.value)
 
 
 def test_tool_schemas_with_mixed_key_types_are_counted_and_routed() -> None:
