@@ -193,6 +193,8 @@ class FakeOpenAIServer:
                 completion = reply.completion_tokens if reply.completion_tokens is not None else _words(answer)
                 if body.get("max_tokens"):
                     completion = min(completion, int(body["max_tokens"]))
+                answers = int(body.get("n") or 1)  # n answers, each within max_tokens, all billed
+                completion *= answers
                 usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                          "total_tokens": prompt + completion}
                 if script.cached_tokens:
@@ -203,8 +205,8 @@ class FakeOpenAIServer:
                     self._json(200, {
                         "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                         "model": body.get("model"),
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": answer}}],
+                        "choices": [{"index": i, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": answer}} for i in range(answers)],
                         "usage": usage,
                     })
 
