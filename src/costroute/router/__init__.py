@@ -49,15 +49,18 @@ def default_classifier() -> Classifier:
 
 
 def load_classifier(path_or_name: str | os.PathLike[str]) -> Classifier:
-    """A classifier by name (``"default"``, ``"blend"``, ``"heuristic"``, ``"learned"`` or a
-    classifier's ``name`` such as ``"heuristic-v1"``) or from a weights file (``costroute train``
-    writes them).
+    """A classifier by name (``"default"``, ``"own"``, ``"blend"``, ``"heuristic"``, ``"learned"``
+    or a classifier's ``name`` such as ``"heuristic-v1"``) or from a weights file (``costroute
+    train`` writes them). ``"own"`` is the one learned from your traffic and promoted by ``costroute
+    train --from-ledger``, the default until then.
 
     ``"default"`` returns the shared :func:`default_classifier` instance; the others load anew.
     """
     name = os.fspath(path_or_name)
     if name == "default":
         return default_classifier()
+    if name == "own":
+        return _own()
     if name in ("heuristic", HeuristicClassifier.name):
         return HeuristicClassifier()
     if name in ("blend", "blend-v1"):
@@ -65,6 +68,14 @@ def load_classifier(path_or_name: str | os.PathLike[str]) -> Classifier:
     if name in ("learned", "learned-v2"):
         return LearnedClassifier.load()
     return _load_file(name)
+
+
+def _own() -> Classifier:
+    """The classifier promoted by ``costroute train --from-ledger`` (in
+    ``$COSTROUTE_HOME/classifiers``), or the default before a first promotion."""
+    from costroute.learning._store import classifiers_dir, load_active
+
+    return load_active(classifiers_dir()) or default_classifier()
 
 
 def _load_file(path: str) -> Classifier:
