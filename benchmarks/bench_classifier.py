@@ -157,7 +157,7 @@ def bench_quality(data: Path, quick: bool) -> None:
                                  {k: [v[i] for i in idx] for k, v in mine.items()}))
     print("\nper task (each task's own pair; held-out figures only; 'noisy' sets are not counted):")
     names = [k for k in preds if "random" not in k]
-    print(f"  {'set':28s}{'n':>6}{'sd':>7}{'length':>8}" + "".join(f"{n.replace(' held out', ''):>22}" for n in names))
+    print(f"  {'set':28s}{'n':>6}{'sd':>7}{'length':>8}" + "".join(f"{n.replace(' held out', ''):>26}" for n in names))
     for label, sub, pair, mine in per_task:
         sd = _noise(sub, pair)
         gap = statistics.mean(o.scores[pair[0]] - o.scores[pair[1]] for o in sub)
@@ -169,7 +169,7 @@ def bench_quality(data: Path, quick: bool) -> None:
             cells.append(f"{value:.3f}{'*' if value < max(0.5, length) - 0.03 else ' '}")
             if not noisy:
                 summary.setdefault(n, []).append((value, length))
-        print(f"  {label:28s}{len(sub):6d}{sd:7.3f}{length:8.3f}" + "".join(f"{c:>22}" for c in cells)
+        print(f"  {label:28s}{len(sub):6d}{sd:7.3f}{length:8.3f}" + "".join(f"{c:>26}" for c in cells)
               + ("  noisy" if noisy else ""))
     print("\nsummary over whole files and clean per-task sets (* / BELOW: under max(random, length) - 0.03):")
     lengths = [lv for _, lv in summary[names[0]]]
