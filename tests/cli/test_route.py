@@ -13,7 +13,13 @@ from costroute.demo import DEMO_MODELS
 
 EASY = "What is the capital of France?"
 HARD = ("Prove rigorously that the harmonic series diverges, then write a Python function computing "
-        "partial sums with error bounds, and analyse its complexity step by step.")
+        "partial sums with error bounds, and analyse its complexity step by step. "
+        # long, as hard requests tend to be (the default classifier is mostly prompt length)
+        "My attempt groups the terms 1/3+1/4, then 1/5 to 1/8, and so on, each group at least 1/2, but I "
+        "do not see how to turn that into an explicit bound on the number of terms needed to pass N, nor "
+        "how floating-point rounding affects the partial sums beyond 10^7 terms. Compare naive summation, "
+        "Kahan summation and summing from the smallest term up, derive the error of each, and say which "
+        "the function should use and why, with a test that checks it against the asymptotic ln(n)+gamma.")
 
 
 def _route(runner: CliRunner, *args: str) -> dict:

@@ -59,7 +59,17 @@ EASY = [{"role": "user", "content": "What is the capital of France?"}]
 HARD = [{"role": "user", "content": (
     "Prove that there are infinitely many primes, then write a Python function implementing the "
     "Sieve of Eratosthenes with complexity analysis, and compare its asymptotic performance with "
-    "the segmented sieve for n=10^9. Explain each step of the proof and derive the complexity."
+    "the segmented sieve for n=10^9. Explain each step of the proof and derive the complexity.\n\n"
+    # long, as hard requests tend to be: prompt length is what the default classifier measured to
+    # predict need for a stronger model on unseen tasks (docs/routing.md)
+    "My notes so far: trial division tests every k below n against every smaller divisor, so it does "
+    "about n^2/2 divisions; the sieve crosses off the multiples of each prime p starting at p^2, which "
+    "gives n log log n operations, but it needs n bits of memory, a problem at n=10^9, where the "
+    "segmented version keeps only sqrt(n) bits plus one segment in memory at a time. I am not sure how "
+    "to bound the cost of the segment boundaries, whether the wheel factorisation changes the asymptotic "
+    "bound or only the constant, and how cache misses change the picture once a segment no longer fits "
+    "in L2. Please also state the invariant each loop keeps, and give a test plan that checks the "
+    "function against a slow reference for every n below 10^4 and at a few random points up to 10^7."
 )}]
 
 

@@ -124,7 +124,7 @@ def test_tenants_never_share_answers(server, ledger) -> None:
 
 def test_a_cheap_answer_is_not_served_to_a_request_that_needs_more(server, ledger) -> None:
     shared = MemoryCacheStore(max_entries=100, max_bytes=10_000_000)
-    squeezed = _config(server, budgets=[{"name": "b", "limit_usd": "0.0005", "period": "day",
+    squeezed = _config(server, budgets=[{"name": "b", "limit_usd": "0.0008", "period": "day",
                                           "on_exceed": "downgrade"}])
     squeezed["policies"]["default"]["max_output_tokens"] = 200
     with Client(squeezed, ledger=ledger, cache_store=shared, budget_store=MemoryBudgetStore()) as client:

@@ -62,7 +62,7 @@ def test_eval_pair_and_prices(app: typer.Typer, outcome_file: Path, prices_file:
 def test_eval_default_classifier_auto_pair(app: typer.Typer, outcome_file: Path) -> None:
     result = runner.invoke(app, ["eval", str(outcome_file)])
     assert result.exit_code == 0, result.output
-    assert "learned-v2" in result.output
+    assert "blend-v1" in result.output
 
 
 def test_eval_errors(app: typer.Typer, outcome_file: Path, tmp_path: Path) -> None:

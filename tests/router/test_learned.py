@@ -83,8 +83,9 @@ def test_deterministic(texts: list[str]) -> None:
 
 def test_default_and_named_classifiers() -> None:
     assert default_classifier() is default_classifier()
-    assert default_classifier().name == "learned-v2"
-    assert router.classify(user("hi")).classifier == "learned-v2"
+    assert default_classifier().name == "blend-v1"
+    assert router.classify(user("hi")).classifier == "blend-v1"
+    assert load_classifier("blend").name == "blend-v1"
     assert load_classifier("default") is default_classifier()
     assert isinstance(load_classifier("heuristic"), HeuristicClassifier)
     assert isinstance(load_classifier("heuristic-v1"), HeuristicClassifier)

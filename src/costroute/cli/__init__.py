@@ -18,7 +18,7 @@ __all__ = ["app", "main"]
 #: Command modules that always ship with the CLI.
 _BUILTIN = ("_route", "_prices", "_demo", "_config")
 #: Command modules owned by other packages of costroute; skipped when absent.
-_OPTIONAL = ("_spend", "_eval")
+_OPTIONAL = ("_spend", "_eval", "_routing")
 
 app = typer.Typer(
     name="costroute",

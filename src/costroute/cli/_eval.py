@@ -343,8 +343,14 @@ def _check_loads(config: Mapping[str, Any], prices: Path | None) -> None:
 
 
 def train_cmd(
-    data: Annotated[list[Path], typer.Argument(help="Outcome files.", show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Weights file to write.")],
+    data: Annotated[list[Path] | None, typer.Argument(help="Outcome files.", show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Weights file to write.")] = None,
+    from_ledger: Annotated[
+        bool, typer.Option("--from-ledger", help="Train on your labelled traffic; promote only if it beats the active.")
+    ] = False,
+    ledger: Annotated[Path | None, typer.Option("--ledger", help="With --from-ledger: a SQLite ledger file.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="With --from-ledger: costroute config file.")] = None,
+    home: Annotated[Path | None, typer.Option("--home", help="With --from-ledger: costroute data directory.")] = None,
     strong: StrongOpt = None,
     weak: WeakOpt = None,
     name: Annotated[str, typer.Option(help="Name of the trained classifier.")] = "learned-custom",
@@ -354,8 +360,20 @@ def train_cmd(
     ] = 0,
 ) -> None:
     """Train a learned classifier on outcome files (needs the ``train`` extra). Each file's
-    label is the quality gap of its strong/weak pair (``--strong``/``--weak`` or automatic)."""
+    label is the quality gap of its strong/weak pair (``--strong``/``--weak`` or automatic).
+    With ``--from-ledger``, train on your labelled traffic instead (see ``costroute routing report``)."""
     from costroute.evaluation._train import TrainingSet, fit_payload, save_payload
+
+    if from_ledger:
+        if data or output is not None:
+            raise _fail(CostrouteError("--from-ledger reads the ledger and writes the active classifier: "
+                                       "give no outcome files and no --output"))
+        from costroute.cli._routing import train_from_ledger
+
+        train_from_ledger(ledger_path=ledger, config=config, home=home, strong=strong, weak=weak)
+        return
+    if not data or output is None:
+        raise _fail(CostrouteError("give outcome files and -o/--output (or --from-ledger)"))
 
     if dim < 0 or (dim and dim & (dim - 1)):
         raise _fail(CostrouteError(f"--dim must be 0 or a power of two, got {dim}"))

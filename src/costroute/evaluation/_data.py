@@ -35,6 +35,9 @@ class Outcome:
     source: str = ""
     group: str = ""
     """``subject`` or ``category`` when the row has one, else ``source``: for grouped folds."""
+    task: str = ""
+    """The benchmark task the prompt comes from (``task``), when the row says: for holding out
+    whole tasks."""
 
     @property
     def messages(self) -> list[Mapping[str, Any]]:
@@ -97,6 +100,7 @@ def parse_outcome(row: Any, where: str, *, default_id: str = "") -> Outcome:
         costs_usd=cost_map,
         source=source,
         group=str(group),
+        task=str(row.get("task") or ""),
     )
 
 

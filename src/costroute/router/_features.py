@@ -33,6 +33,7 @@ from costroute.router._classifier import Messages
 __all__ = [
     "GRAM_MAX_WORDS",
     "SIGNAL_NAMES",
+    "SURFACE_NAMES",
     "ConversationView",
     "Gram",
     "GramSets",
@@ -41,6 +42,7 @@ __all__ = [
     "gram_features",
     "hashed_ngrams",
     "signals",
+    "surface_features",
     "tokens_of",
     "view_of",
 ]
@@ -213,6 +215,7 @@ _PHRASE_KEYS: dict[str, tuple[tuple[bytes, str], ...]] = {
 _PUNCT = b"!\"#$%&'()*,./:;<=>?@[\\]^`{|}~"
 _BYTE_TABLE = bytes.maketrans(_PUNCT + b"123456789", b" " * len(_PUNCT) + b"0" * 9)
 _MATH_CHARS = "∑∫√≤≥±×÷∞∂πθλσ∈∀∃≠≈"
+_OPTION_RE = re.compile(rb"(?:^|\n)[ \t]*\(?[a-e][.):][ \t]")
 _NUMBERED_RE = re.compile(rb"\n[ \t]*(?:\d{1,2}[.)]|\(?[a-h]\)|[-*]|\xe2\x80\xa2)[ \t]+\S")
 
 #: The signal names, in the order learned models store their weights.
@@ -250,7 +253,8 @@ def _analyze_words(text: str) -> tuple[list[bytes], set[bytes], dict[str, float]
     result for the ASCII marks counted, and a fast memchr-style scan whatever the alphabet."""
     low = text.lower()
     data = low.encode("utf-8", "replace")
-    tokens = data.translate(_BYTE_TABLE).split()
+    folded = data.translate(_BYTE_TABLE)
+    tokens = folded.split()
     words = set(tokens)
     counts = {fam: float(len(vocab & words)) for fam, vocab in _FAMILIES.items()}
     for fam, keyed in _PHRASE_KEYS.items():
@@ -267,6 +271,15 @@ def _analyze_words(text: str) -> tuple[list[bytes], set[bytes], dict[str, float]
     counts["questions"] = float(data.count(b"?"))
     counts["sentences"] = float(data.count(b". ") + counts["questions"] + data.count(b"\n") + 1)
     counts["chars"] = float(len(text))
+    # surface counts for the learned part of the default classifier (see surface_features)
+    counts["tokens"] = float(len(tokens))
+    counts["distinct"] = float(len(words))
+    counts["digits"] = float(folded.count(b"0"))  # every digit was folded to 0
+    counts["nonascii"] = float(len(data) - len(low)) if not text.isascii() else 0.0
+    counts["newlines"] = float(data.count(b"\n"))
+    counts["options"] = float(len(_OPTION_RE.findall(data)))
+    counts["dollars"] = float(data.count(b"$"))
+    counts["endq"] = 1.0 if low.rstrip().endswith("?") else 0.0
     return tokens, words, counts
 
 
@@ -300,6 +313,52 @@ def _signals(view: ConversationView, a: dict[str, float], b: dict[str, float] | 
         "tools": _sat(view.tool_calls, 1.0),
         "images": _sat(view.images, 1.0),
     }
+
+
+#: The names of :func:`surface_features`, in order: the signals, then plain surface measures.
+SURFACE_NAMES: tuple[str, ...] = (
+    *SIGNAL_NAMES,
+    "log_chars",
+    "log_words",
+    "log_lines",
+    "digit_share",
+    "nonascii_share",
+    "options",
+    "distinct_share",
+    "word_length",
+    "ends_with_question",
+    "dollars",
+    "lines_per_word",
+)
+
+
+def _surface(sig: dict[str, float], a: dict[str, float]) -> list[float]:
+    chars = max(a["chars"], 1.0)
+    tokens = max(a["tokens"], 1.0)
+    return [
+        *(sig[k] for k in SIGNAL_NAMES),
+        math.log1p(a["chars"]),
+        math.log1p(a["tokens"]),
+        math.log1p(a["newlines"]),
+        a["digits"] / chars,
+        a["nonascii"] / chars,
+        min(a["options"], 6.0) / 6.0,
+        a["distinct"] / tokens,
+        a["chars"] / tokens / 10.0,
+        a["endq"],
+        min(a["dollars"], 10.0) / 10.0,
+        a["newlines"] / tokens,
+    ]
+
+
+def surface_features(view: ConversationView) -> tuple[list[float], dict[str, float], float]:
+    """Cheap surface measures of the latest user turn, in :data:`SURFACE_NAMES` order (the
+    :func:`signals` first, which also read the context), the signals by name, and the length of
+    the whole conversation in characters. One tokenisation of each text, shared with the signals."""
+    a = _analyze_words(view.latest)[2]
+    b = _analyze_words(view.context)[2] if view.context else None
+    sig = _signals(view, a, b)
+    return _surface(sig, a), sig, a["chars"] + (b["chars"] if b is not None else 0.0)
 
 
 # --- vocabulary n-grams --------------------------------------------------------------------
