@@ -5,7 +5,8 @@ and writes, under ``src/costroute/router/weights/``:
 
 * ``blend-v1.json.gz``, the default: prompt length blended with a ridge model on cheap surface
   features, trained on all four files, each labelled by its own strong/weak pair
-  (:mod:`costroute.evaluation._blend`);
+  (:mod:`costroute.evaluation._blend`), less the questions ``costroute demo`` replays (its sample,
+  ``src/costroute/demo/data/``, is held out so the demo's quality figures are out of sample);
 * ``learned-v2.json.gz`` with ``--learned-v2``: the previous default, ridge regression over
   word uni/bigram presence and the heuristic's signals (:mod:`costroute.evaluation._train`).
 
@@ -18,6 +19,7 @@ import argparse
 import time
 from pathlib import Path
 
+from costroute.demo import load_sample
 from costroute.evaluation._blend import fit_blend
 from costroute.evaluation._data import auto_pair, load_outcomes
 from costroute.evaluation._train import TrainingSet, fit_payload, save_payload
@@ -40,10 +42,15 @@ BLEND_FILES = ("routellm-mmlu.jsonl", "llmrouter-train.jsonl", "routerdc-train.j
 
 
 def blend_sets(data: Path) -> list[TrainingSet]:
-    """blend-v1's training sets (also what the benchmark holds tasks and sources out of)."""
+    """blend-v1's training sets (also what the benchmark holds tasks and sources out of), without
+    the demo's questions."""
+    demo = load_sample()
+    demo_ids = {row.id for row in demo.rows}
     sets = []
     for file in BLEND_FILES:
         outcomes = load_outcomes(data / file)
+        if file == demo.source_file:
+            outcomes = [o for o in outcomes if o.id not in demo_ids]
         strong, weak = PAIRS.get(file) or auto_pair(outcomes)
         sets.append(TrainingSet(outcomes, strong, weak, name=file))
     return sets
@@ -58,7 +65,9 @@ def main() -> None:
     args.weights.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     out = args.weights / DEFAULT_BLEND_WEIGHTS
-    save_payload(fit_blend(blend_sets(args.data)), out)
+    payload = fit_blend(blend_sets(args.data))
+    payload["metadata"]["held_out"] = [load_sample().name]  # the demo's questions (see blend_sets)
+    save_payload(payload, out)
     print(f"wrote {out} ({out.stat().st_size / 1e3:.1f} KB) in {time.perf_counter() - t0:.1f}s: "
           f"{BlendClassifier.load(out)!r}")
     if args.learned_v2:
