@@ -135,7 +135,8 @@ def _unwrap_optional(tp: Any) -> Any:
 
 
 def check_references(config: CostrouteConfig) -> Iterator[tuple[str, str]]:
-    """Cross-field checks: every model a policy names exists, tiers exist, fallbacks are acyclic."""
+    """Cross-field checks: every model a policy (or its cascade) names exists, tiers exist,
+    fallbacks are acyclic."""
     names = [m.name for m in config.models]
     known = set(names)
     for i, name in enumerate(names):
@@ -156,8 +157,17 @@ def check_references(config: CostrouteConfig) -> Iterator[tuple[str, str]]:
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             yield loc, f"unknown model {model!r} (not listed under `models`){hint}"
 
+    def listed(model: str, loc: str) -> Iterator[tuple[str, str]]:
+        if model not in known:  # a cascade names its models itself: they must be in the pool
+            close = difflib.get_close_matches(model, names, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            yield loc, f"unknown model {model!r} (a cascade's models must be listed under `models`){hint}"
+
     for pname, policy in config.policies.items():
         base = f"policies.{pname}"
+        if policy.cascade is not None:
+            for loc, model in policy.cascade.named_models():
+                yield from listed(model, f"{base}.cascade.{loc}")
         for i, model in enumerate(policy.models or []):
             yield from unknown(model, f"{base}.models[{i}]")
         if policy.baseline is not None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ..cache._config import CacheConfig, PolicyCacheConfig
+from ..cascade._config import CascadeConfig
 from ..spend._config import BudgetConfig, BudgetStoreConfig, LedgerConfig
 
 __all__ = [
@@ -106,6 +107,8 @@ class PolicyConfig(_Frozen):
     ``thresholds`` maps a tier to the lowest difficulty that demands it; the lowest tier serves
     everything below the first threshold. ``output_tokens_estimate`` prices the answer before it
     exists; ``max_output_tokens`` caps answers when the caller gives no ``max_tokens``.
+    ``strategy: cascade`` answers through the ``cascade:`` section instead (see
+    :class:`costroute.cascade.CascadeConfig`); the policy's classifier still scores difficulty.
     """
 
     baseline: str | None = None
@@ -119,6 +122,16 @@ class PolicyConfig(_Frozen):
     output_tokens_estimate: Annotated[int, Field(gt=0)] = 256
     retry: RetryConfig = RetryConfig()
     cache: PolicyCacheConfig | None = None
+    strategy: Literal["route", "cascade"] = "route"
+    cascade: CascadeConfig | None = None
+
+    @model_validator(mode="after")
+    def _strategy_has_its_section(self) -> PolicyConfig:
+        if self.strategy == "cascade" and self.cascade is None:
+            raise ValueError("strategy 'cascade' needs a `cascade:` section (steps, final, accept)")
+        if self.strategy == "route" and self.cascade is not None:
+            raise ValueError("a `cascade:` section is only used with `strategy: cascade`")
+        return self
 
 
 class CostrouteConfig(_Frozen):
