@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from costroute import ConfigError
-from costroute.evaluation import Outcome, auto_pair, common_models, load_outcomes
+from costroute.evaluation import Outcome, auto_pair, common_models, load_outcomes, parse_outcome
 
 from .conftest import MID, STRONG, WEAK, outcome_rows, write_jsonl
 
@@ -78,3 +78,12 @@ def test_auto_pair(outcome_file: Path) -> None:
     assert auto_pair(outcomes) == (STRONG, MID)
     with pytest.raises(ConfigError):
         auto_pair([Outcome(id="x", prompt="p", scores={"a": 1.0})])
+
+
+def test_task_and_responses_are_read_and_checked() -> None:
+    row = {"prompt": "Q", "scores": {"a": 1.0}, "task": "arc", "responses": {"a": "B"}}
+    outcome = parse_outcome(row, "f:1")
+    assert (outcome.task, dict(outcome.responses)) == ("arc", {"a": "B"})
+    assert parse_outcome({"prompt": "Q", "scores": {"a": 1.0}}, "f:2").responses == {}
+    with pytest.raises(ConfigError, match="f:3: `responses` must be an object"):
+        parse_outcome({"prompt": "Q", "scores": {"a": 1.0}, "responses": {"a": 3}}, "f:3")

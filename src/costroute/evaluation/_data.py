@@ -6,6 +6,8 @@ Each line looks like::
      "prompt": "...", "scores": {"model-a": 1.0, "model-b": 0.0}, "costs_usd": {"model-a": 0.0004}}
 
 ``prompt`` is either a string (a single user turn) or an OpenAI-style list of messages.
+Optional: ``task`` (the benchmark task, for leaving whole tasks out) and ``responses`` (each
+model's answer text, for strategies that look at answers, such as cascades).
 Bad rows raise :class:`~costroute.ConfigError` naming ``file:line``.
 """
 
@@ -38,6 +40,8 @@ class Outcome:
     task: str = ""
     """The benchmark task the prompt comes from (``task``), when the row says: for holding out
     whole tasks."""
+    responses: Mapping[str, str] = field(default_factory=dict)
+    """Each model's answer text, where the row records it."""
 
     @property
     def messages(self) -> list[Mapping[str, Any]]:
@@ -93,6 +97,10 @@ def parse_outcome(row: Any, where: str, *, default_id: str = "") -> Outcome:
     cost_map = _number_map(costs, "costs_usd", where, unit=False) if costs is not None else {}
     source = str(row.get("source") or "")
     group = row.get("subject") or row.get("category") or source
+    responses = row.get("responses")
+    if responses is not None and (not isinstance(responses, Mapping)
+                                  or not all(isinstance(v, str) for v in responses.values())):
+        raise ConfigError(f"{where}: `responses` must be an object of model -> answer text")
     return Outcome(
         id=str(row.get("id") or default_id),
         prompt=prompt_value,
@@ -101,6 +109,7 @@ def parse_outcome(row: Any, where: str, *, default_id: str = "") -> Outcome:
         source=source,
         group=str(group),
         task=str(row.get("task") or ""),
+        responses={str(m): v for m, v in (responses or {}).items()},
     )
 
 
