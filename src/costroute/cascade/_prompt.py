@@ -12,10 +12,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-__all__ = ["KINDS", "Kind", "Prompt", "content_text", "detect_kind", "parse_options"]
+__all__ = [
+    "KINDS",
+    "AnswerTraits",
+    "Kind",
+    "Prompt",
+    "PromptHints",
+    "answer_traits",
+    "content_text",
+    "detect_kind",
+    "kind_from",
+    "parse_options",
+    "prompt_hints",
+]
 
 Kind = Literal["choice", "number", "code", "text"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -25,23 +37,28 @@ _OPTION_LINE = re.compile(r"[\(\[]?([A-Ha-h])[\)\].:][ \t]+(\S.*)")
 _OPTION_START = frozenset("([ABCDEFGHabcdefgh")
 # "(A) x (B) y" within one line
 _INLINE_OPTION = re.compile(r"(?:(?<=\s)|^)\(?([A-H])\)\s*(.+?)(?=\s+\(?[A-H]\)\s|\s*$)")
-_CODE_PROMPT = re.compile(
-    r"\b(write|implement|create|complete|fix|define|code)\b[^.\n]{0,60}?"
-    r"\b(function|program|script|class|method|code|query|snippet)\b"
-    r"|```|\bdef \w+\(|\bpython\b|\bjavascript\b|\bsql\b",
-    re.IGNORECASE,
-)
-_MATH_PROMPT = re.compile(
-    r"\\boxed|\\frac|\bhow (many|much)\b|\bcalculate\b|\bcompute\b|\bsolve\b|\bevaluate\b"
-    r"|\bwhat is \$?-?\d|\bfind the (value|number|sum|product|area|remainder)\b|\d\s*[-+*/^×÷]\s*\d",
-    re.IGNORECASE,
-)
-_CHOICE_PROMPT = re.compile(
-    r"\b(answer with|reply with|print only|choose|select|pick)\b[^.\n]{0,40}\b(letter|option|choice)\b",
-    re.IGNORECASE,
-)
+_WORD = re.compile(r"[a-z]+")
+_SENTENCE = re.compile(r"[.?!\n]+")
+_CODE_VERBS = frozenset(["write", "implement", "create", "complete", "fix", "define", "code"])
+_CODE_NOUNS = frozenset(["function", "program", "script", "class", "method", "code", "query", "snippet"])
+_CODE_WORDS = frozenset(["python", "javascript", "typescript", "sql", "java", "rust", "golang", "kotlin"])
+_MATH_WORDS = frozenset(["calculate", "compute", "solve", "evaluate", "simplify"])
+_MATH_PHRASES = ("how many", "how much", "\\boxed", "\\frac", "find the value", "find the number",
+                 "find the sum", "find the product", "find the area", "find the remainder")
+_ARITHMETIC = re.compile(r"\d ?[-+*/^×÷] ?\d|what is \$?-?\d")
+_CHOICE_WORDS = frozenset(["letter", "option", "choice"])
+_CHOICE_VERBS = frozenset(["answer", "reply", "print", "choose", "select", "pick"])
 _CODE_ANSWER = re.compile(r"```|\[PYTHON\]|^\s*(def|class|function|import|from \S+ import)\b", re.MULTILINE)
 _FINAL_NUMBER = re.compile(r"\\boxed\{|####|answer is\s*:?\s*\$?-?\d|-?\d[\d,]*(\.\d+)?\s*\.?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptHints:
+    """What the prompt alone says about its kind."""
+
+    choice: bool
+    asks_code: bool
+    mathy: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +68,7 @@ class Prompt:
 
     text: str
     options: tuple[tuple[str, str], ...] = ()
+    hints: PromptHints | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_messages(cls, messages: Sequence[Mapping[str, Any]]) -> Prompt:
@@ -60,11 +78,12 @@ class Prompt:
             if message.get("role") == "user":
                 text = content_text(message.get("content"))
                 break
-        return cls(text=text, options=parse_options(text))
+        return cls.from_text(text)
 
     @classmethod
     def from_text(cls, text: str) -> Prompt:
-        return cls(text=text, options=parse_options(text))
+        options = parse_options(text)
+        return cls(text=text, options=options, hints=_hints(text, options))
 
     @property
     def letters(self) -> frozenset[str]:
@@ -112,6 +131,64 @@ def parse_options(text: str) -> tuple[tuple[str, str], ...]:
     return ()
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerTraits:
+    """What one (non-empty) answer says about the kind: it holds code; it ends on a number."""
+
+    code: bool
+    numeric: bool
+
+
+def prompt_hints(prompt: Prompt) -> PromptHints:
+    """The prompt's hints: options or "answer with the letter" (choice), a request for code, a
+    math question. Word look-ups on the lower-cased text, so long prompts stay cheap."""
+    if prompt.hints is not None:
+        return prompt.hints
+    return _hints(prompt.text, prompt.options)
+
+
+def _hints(text: str, options: tuple[tuple[str, str], ...]) -> PromptHints:
+    if len(options) >= 2:
+        return PromptHints(choice=True, asks_code=False, mathy=False)
+    lower = text.lower()
+    words = set(_WORD.findall(lower))
+
+    def together(first: frozenset[str], second: frozenset[str]) -> bool:
+        """Words of both sets in one sentence."""
+        if not (words & first and words & second):
+            return False
+        return any((w := set(_WORD.findall(s))) & first and w & second for s in _SENTENCE.split(lower))
+
+    if together(_CHOICE_VERBS, _CHOICE_WORDS):
+        return PromptHints(choice=True, asks_code=False, mathy=False)
+    asks_code = "```" in text or "def " in text or bool(words & _CODE_WORDS) or together(_CODE_VERBS, _CODE_NOUNS)
+    mathy = bool(words & _MATH_WORDS) or any(p in lower for p in _MATH_PHRASES) or bool(_ARITHMETIC.search(lower))
+    return PromptHints(choice=False, asks_code=asks_code, mathy=mathy)
+
+
+def answer_traits(answer: str) -> AnswerTraits | None:
+    """``None`` for an empty answer (it says nothing)."""
+    if not answer.strip():
+        return None
+    return AnswerTraits(code=bool(_CODE_ANSWER.search(answer)), numeric=bool(_FINAL_NUMBER.search(answer[-200:])))
+
+
+def kind_from(hints: PromptHints, traits: Sequence[AnswerTraits]) -> Kind:
+    """The kind from the prompt's hints and the traits of the answers seen (see :func:`detect_kind`)."""
+    if hints.choice:
+        return "choice"
+    if not traits:
+        return "code" if hints.asks_code else ("number" if hints.mathy else "text")
+    half = (len(traits) + 1) // 2
+    coded = sum(t.code for t in traits)
+    if coded >= half or (hints.asks_code and coded):
+        return "code"
+    numeric = sum(t.numeric for t in traits)
+    if numeric >= half and (numeric == len(traits) or hints.mathy):
+        return "number"
+    return "text"
+
+
 def detect_kind(prompt: Prompt, answers: Sequence[str] = ()) -> Kind:
     """The task kind of ``prompt``, using ``answers`` (any models' answers to it) when given.
 
@@ -119,19 +196,5 @@ def detect_kind(prompt: Prompt, answers: Sequence[str] = ()) -> Kind:
     hold code; a number when it is a math question or most answers end on a final number;
     free text otherwise.
     """
-    if len(prompt.options) >= 2 or _CHOICE_PROMPT.search(prompt.text):
-        return "choice"
-    answers = [a for a in answers if a.strip()]
-    asks_code = bool(_CODE_PROMPT.search(prompt.text))
-    if not answers:
-        if asks_code:
-            return "code"
-        return "number" if _MATH_PROMPT.search(prompt.text) else "text"
-    half = (len(answers) + 1) // 2
-    coded = sum(bool(_CODE_ANSWER.search(a)) for a in answers)
-    if coded >= half or (asks_code and coded):
-        return "code"
-    numeric = sum(bool(_FINAL_NUMBER.search(a[-200:])) for a in answers)
-    if numeric >= half and (numeric == len(answers) or _MATH_PROMPT.search(prompt.text)):
-        return "number"
-    return "text"
+    traits = [t for t in map(answer_traits, answers) if t is not None]
+    return kind_from(prompt_hints(prompt), traits)
