@@ -1,7 +1,9 @@
 """costroute.evaluation: outcome data, routing metrics, training and calibration.
 
 Nothing here is needed at request time. Training needs the ``train`` extra
-(``pip install 'costroute[train]'``); everything else is pure Python.
+(``pip install 'costroute[train]'``); everything else is pure Python. Cascades are replayed from
+recorded answers through :class:`costroute.cascade.CascadeRun` (:func:`replay_cascade`), searched
+(:func:`search_cascades`) and validated with whole tasks held out (:func:`held_out`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,25 @@ from costroute.evaluation._calibrate import (
     model_qualities,
     parse_goal,
 )
+from costroute.evaluation._cascade import CascadeCandidate, ScoredCascade, SearchSpace, choose, search_cascades
+from costroute.evaluation._cascade_replay import CascadeReplay, ReplayTable, replay_cascade
 from costroute.evaluation._data import (
     Outcome,
     auto_pair,
     common_models,
     load_outcomes,
     parse_outcome,
+)
+from costroute.evaluation._heldout import (
+    CascadeChoice,
+    Pooled,
+    TaskResult,
+    calibrate_cascade,
+    group_rows,
+    held_out,
+    in_sample,
+    pooled,
+    route_rows,
 )
 from costroute.evaluation._metrics import (
     CostQuality,
@@ -46,23 +61,38 @@ from costroute.evaluation._metrics import (
     single_model_points,
     utility_policy_points,
 )
+from costroute.evaluation._prices import infer_prices
 
 __all__ = [
     "Calibration",
+    "CascadeCandidate",
+    "CascadeChoice",
+    "CascadeReplay",
     "CostQuality",
     "CurvePoint",
     "Goal",
     "Outcome",
     "PairReport",
+    "Pooled",
+    "ReplayTable",
+    "ScoredCascade",
+    "SearchSpace",
+    "TaskResult",
     "apgr",
     "area_between",
     "auto_pair",
     "calibrate",
+    "calibrate_cascade",
+    "choose",
     "common_models",
     "cost_at_quality",
     "cost_mix_frontier",
     "cpt",
     "evaluate_pair",
+    "group_rows",
+    "held_out",
+    "in_sample",
+    "infer_prices",
     "length_scores",
     "load_outcomes",
     "model_ladder",
@@ -75,10 +105,14 @@ __all__ = [
     "parse_outcome",
     "pgr",
     "policy_points",
+    "pooled",
     "price_prompts",
     "quality_at_cost",
     "quantile",
     "random_scores",
+    "replay_cascade",
+    "route_rows",
+    "search_cascades",
     "share_to_reach",
     "single_model_points",
     "utility_policy_points",
