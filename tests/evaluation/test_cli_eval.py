@@ -81,7 +81,7 @@ def test_plot_without_matplotlib_names_the_extra(app: typer.Typer, outcome_file:
     result = runner.invoke(
         app, ["eval", str(outcome_file), "--classifier", "heuristic", "--plot", str(tmp_path / "p.png")]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "costroute[plot]" in result.output
 
 

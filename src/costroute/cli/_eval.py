@@ -1,6 +1,8 @@
 """``costroute eval``, ``costroute calibrate`` and ``costroute train``.
 
-The command functions are plain typer callbacks; :func:`register` adds them to an app.
+The command functions are plain typer callbacks; :func:`register` adds them to an app. With
+``--strategy cascade`` eval and calibrate replay recorded answers through cascades (see
+:mod:`costroute.cli._eval_cascade`). Long steps show progress bars on a terminal.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -16,6 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from costroute._errors import CostrouteError
+from costroute.cli._console import stderr, stdout
+from costroute.cli._progress import Bars
 from costroute.evaluation._calibrate import calibrate, parse_goal
 from costroute.evaluation._data import Outcome, auto_pair, common_models, load_outcomes
 from costroute.evaluation._metrics import (
@@ -38,8 +42,6 @@ from costroute.evaluation._metrics import (
 
 __all__ = ["calibrate_cmd", "eval_cmd", "register", "train_cmd"]
 
-_console = Console()
-
 DataArg = Annotated[Path, typer.Argument(help="Outcome file (JSON Lines).", show_default=False)]
 StrongOpt = Annotated[str | None, typer.Option("--strong", help="Strong model (default: best by mean quality).")]
 WeakOpt = Annotated[str | None, typer.Option("--weak", help="Weak model (default: see docs).")]
@@ -47,18 +49,42 @@ ClassifierOpt = Annotated[
     str,
     typer.Option("--classifier", help="'default', 'heuristic', 'learned' or a weights file from `train`."),
 ]
+Strategy = Literal["route", "cascade"]
+StrategyOpt = Annotated[
+    Strategy,
+    typer.Option("--strategy", help="route: the difficulty policy; cascade: replay the recorded answers "
+                 "(`responses`) through cascades."),
+]
+DifficultyOpt = Annotated[
+    bool,
+    typer.Option("--use-difficulty", help="cascade: also search difficulty thresholds (skip to the final model, "
+                 "start at the second step)."),
+]
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    _console.print(f"error: {exc}", style="red", markup=False, highlight=False)
+    stderr().print(f"error: {exc}", style="red", markup=False, highlight=False)
     return typer.Exit(code=2)
 
 
-def _scores(outcomes: Sequence[Outcome], classifier: str) -> tuple[str, list[float]]:
+def _warn(console: Console, text: str) -> None:
+    console.print(f"warning: {text}", style="yellow", markup=False, highlight=False)
+
+
+def _scores(outcomes: Sequence[Outcome], classifier: str, bars: Bars | None = None) -> tuple[str, list[float]]:
     from costroute.router import load_classifier
 
     clf = load_classifier(classifier)
-    return clf.name, [clf.classify(o.messages).score for o in outcomes]
+    items = bars.track(outcomes, f"scoring prompts ({clf.name})") if bars is not None else outcomes
+    return clf.name, [clf.classify(o.messages).score for o in items]
+
+
+def _in_sample_note(data: Path, classifier: str, name: str) -> str | None:
+    """The warning to show when ``classifier`` was trained on ``data`` (its figures are in-sample)."""
+    if data.name in _trained_on(classifier):
+        return (f"{name} was trained on {data.name}, so these figures are in-sample (optimistic); for honest "
+                "ones, cross-fit: see benchmarks/bench_classifier.py or train on a split")
+    return None
 
 
 def _trained_on(classifier: str) -> set[str]:
@@ -188,43 +214,6 @@ def _multi_table(
     return table, frontier, hull, singles
 
 
-def _plot(
-    path: Path,
-    reports: Mapping[str, PairReport],
-    multi: tuple[list[CostQuality], list[CostQuality], dict[str, CostQuality]] | None,
-) -> None:
-    try:
-        import matplotlib  # type: ignore[import-not-found, unused-ignore]
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        _console.print("--plot needs matplotlib: pip install 'costroute[plot]'", style="yellow", markup=False)
-        raise typer.Exit(code=1) from None
-    ncols = 2 if multi else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 4.5), squeeze=False)
-    ax = axes[0][0]
-    for name, r in reports.items():
-        ax.plot([p.share for p in r.curve], [p.quality for p in r.curve], marker=".", label=name)
-    ax.set_xlabel("strong-model calls")
-    ax.set_ylabel("mean quality")
-    ax.legend()
-    if multi:
-        frontier, hull, singles = multi
-        ax = axes[0][1]
-        ax.plot([p.cost for p in frontier], [p.quality for p in frontier], label="policy")
-        ax.plot([p.cost for p in hull], [p.quality for p in hull], "--", label="mix by cost")
-        for p in singles.values():
-            ax.scatter([p.cost], [p.quality])
-            ax.annotate(p.label, (p.cost, p.quality), fontsize=7)
-        ax.set_xlabel("$ per prompt")
-        ax.set_ylabel("mean quality")
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    _console.print(f"wrote {path}")
-
-
 def eval_cmd(
     data: DataArg,
     strong: StrongOpt = None,
@@ -233,17 +222,35 @@ def eval_cmd(
     classifier: ClassifierOpt = "default",
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of the curves.")] = None,
     output_tokens: Annotated[int, typer.Option(help="Answer tokens assumed for pricing.")] = 200,
+    strategy: StrategyOpt = "route",
+    target: Annotated[str, typer.Option("--target", help="cascade: the goal, quality=FRACTION of the strongest "
+                                        "model's quality.")] = "quality=0.98",
+    use_difficulty: DifficultyOpt = False,
+    config: Annotated[Path | None, typer.Option("--config", help="cascade: also replay this config's cascade "
+                                                "policy.")] = None,
+    policy: Annotated[str | None, typer.Option("--policy", help="cascade: the policy of --config to replay.")] = None,
 ) -> None:
     """Score a classifier on recorded outcomes: APGR, CPT and C95 against baselines, and the
-    cost-quality curve of the difficulty policy when prices are known."""
+    cost-quality curve of the difficulty policy when prices are known. With ``--strategy cascade``:
+    cascades replayed from the recorded answers, with tasks held out, against single models,
+    prompt routing and the oracle."""
+    out = stdout()
     try:
-        outcomes = load_outcomes(data)
-        s, w = _pair(data, outcomes, strong, weak)
-        name, scores = _scores(outcomes, classifier)
-        trained_on = _trained_on(classifier)
-        costs = _costs(data, outcomes, prices, output_tokens)
         if plot is not None:
+            from costroute.cli._eval_plot import require_matplotlib
+
+            require_matplotlib()
             _writable(plot)
+        outcomes = load_outcomes(data)
+        if strategy == "cascade":
+            goal = _cascade_goal(target)
+            _cascade_eval(out, data, outcomes, classifier, goal, use_difficulty, config, policy, plot)
+            return
+        s, w = _pair(data, outcomes, strong, weak)
+        costs = _costs(data, outcomes, prices, output_tokens)
+        with Bars() as bars:
+            name, scores = _scores(outcomes, classifier, bars)
+        note = _in_sample_note(data, classifier, name)
     except CostrouteError as exc:
         raise _fail(exc) from exc
     st = [o.scores[s] for o in outcomes]
@@ -257,24 +264,51 @@ def eval_cmd(
         "oracle (hindsight)": evaluate_pair(oracle_scores(st, wk), st, wk),
     }
     r = reports[label]
-    _console.print(
+    out.print(
         f"{len(outcomes)} prompts; strong [bold]{escape(s)}[/bold] {r.strong_quality:.3f}, "
         f"weak [bold]{escape(w)}[/bold] {r.weak_quality:.3f}"
     )
-    if data.name in trained_on:
-        _console.print(
-            f"warning: {name} was trained on {data.name}, so these figures are in-sample (optimistic); "
-            "for honest ones, cross-fit: see benchmarks/bench_classifier.py or train on a split",
-            style="yellow", markup=False, highlight=False,
-        )
-    _console.print(_pair_table("Strong/weak routing", reports))
+    if note:
+        _warn(out, note)
+    out.print(_pair_table("Strong/weak routing", reports))
     multi = None
     if costs is not None:
         table, frontier, hull, singles = _multi_table(outcomes, costs, scores)
-        _console.print(table)
+        out.print(table)
         multi = (frontier, hull, singles)
     if plot is not None:
-        _plot(plot, reports, multi)
+        from costroute.cli._eval_plot import plot_pair
+
+        plot_pair(plot, reports, multi, data=data.name, strong=s, weak=w, classifier=name,
+                  warning=f"in-sample: {name} was trained on {data.name}" if note else None)
+        out.print(f"wrote {escape(str(plot))}")
+
+
+def _cascade_goal(target: str) -> float:
+    goal = parse_goal(target)
+    if goal.kind != "quality":
+        raise CostrouteError(f"--target {target!r}: a cascade's goal is quality=FRACTION of the strongest model")
+    return goal.value
+
+
+def _cascade_eval(out: Console, data: Path, outcomes: Sequence[Outcome], classifier: str, goal: float,
+                  use_difficulty: bool, config: Path | None, policy: str | None, plot: Path | None) -> None:
+    from costroute.cli._eval_cascade import cascade_report, print_report, replay_config, with_difficulty
+    from costroute.evaluation._cascade import SearchSpace
+
+    with Bars() as bars:
+        name, scores = _scores(outcomes, classifier, bars)
+        report = cascade_report(data, outcomes, scores, goal=goal, classifier=name,
+                                classifier_in_sample=_in_sample_note(data, classifier, name) is not None,
+                                space=with_difficulty(SearchSpace(), use_difficulty), bars=bars)
+    print_report(out, report)
+    if config is not None:
+        replay_config(out, report.table, config, policy)
+    if plot is not None:
+        from costroute.cli._eval_plot import plot_cascade
+
+        plot_cascade(plot, report)
+        out.print(f"wrote {escape(str(plot))}")
 
 
 def calibrate_cmd(
@@ -287,9 +321,22 @@ def calibrate_cmd(
     prices: Annotated[
         Path | None, typer.Option("--prices", help="$ per million tokens per model (JSON), written into the config.")
     ] = None,
+    strategy: StrategyOpt = "route",
+    use_difficulty: DifficultyOpt = False,
 ) -> None:
     """Pick the premium threshold for a goal and write it, with each model's measured
-    quality (and price, with --prices), as a costroute config that loads as written."""
+    quality (and price, with --prices), as a costroute config that loads as written. With
+    ``--strategy cascade``: the cheapest cascade reaching quality=FRACTION of the strongest
+    model's quality, written as a ``cascade`` policy (prices, without --prices, are fitted to the
+    data's recorded costs)."""
+    out = stdout()
+    if strategy == "cascade":
+        try:
+            _writable(output)
+            _cascade_calibrate(out, data, target, output, classifier, prices, use_difficulty)
+        except CostrouteError as exc:
+            raise _fail(exc) from exc
+        return
     import yaml
 
     try:
@@ -297,7 +344,9 @@ def calibrate_cmd(
         _writable(output)
         outcomes = load_outcomes(data)
         s, w = _pair(data, outcomes, strong, weak)
-        name, scores = _scores(outcomes, classifier)
+        with Bars() as bars:
+            name, scores = _scores(outcomes, classifier, bars)
+        note = _in_sample_note(data, classifier, name)
         table = _load_prices(prices) if prices is not None else None
         if Path(classifier).is_file():  # a weights file: written so the config works from anywhere
             classifier = str(Path(classifier).resolve())
@@ -309,10 +358,12 @@ def calibrate_cmd(
         f"# costroute calibrate {data.name} --target {target} (classifier {name})\n"
         f"# premium threshold {result.threshold:.4f}: {result.premium_share:.1%} premium calls,"
         f" quality {result.quality:.4f} (strong {result.strong_quality:.4f},"
-        f" weak {result.weak_quality:.4f}) on {len(outcomes)} prompts\n"
+        f" weak {result.weak_quality:.4f}) on {len(outcomes)} prompts"
+        + (" (in-sample: the threshold was chosen on them)" if note is None else
+           f" (in-sample twice over: {name} was trained on {data.name})") + "\n"
     )
     output.write_text(header + yaml.safe_dump(result.config, sort_keys=False), encoding="utf-8")
-    table_out = Table(title=f"Calibrated for {escape(target)}")
+    table_out = Table(title=f"Calibrated for {escape(target)} (in-sample: measured on the prompts it was chosen on)")
     for col in ("threshold", "premium calls", "quality", "of strong"):
         table_out.add_column(col, justify="right")
     table_out.add_row(
@@ -321,8 +372,68 @@ def calibrate_cmd(
         f"{result.quality:.4f}",
         f"{result.quality / result.strong_quality:.1%}" if result.strong_quality else "n/a",
     )
-    _console.print(table_out)
-    _console.print(f"wrote {escape(str(output))}")
+    if note:
+        _warn(out, note)
+    out.print(table_out)
+    out.print(f"wrote {escape(str(output))}")
+
+
+def _cascade_calibrate(out: Console, data: Path, target: str, output: Path, classifier: str,
+                       prices: Path | None, use_difficulty: bool) -> None:
+    from costroute.cli._eval_cascade import with_difficulty, write_cascade_config
+    from costroute.evaluation._cascade import SearchSpace
+    from costroute.evaluation._cascade_replay import ReplayTable
+    from costroute.evaluation._heldout import group_rows, held_out, in_sample
+
+    goal = _cascade_goal(target)
+    outcomes = load_outcomes(data)
+    space = with_difficulty(SearchSpace(), use_difficulty)
+    with Bars() as bars:
+        scores = _scores(outcomes, classifier, bars)[1] if use_difficulty else None
+        table = ReplayTable(outcomes, scores)
+        price_table, source = _cascade_prices(outcomes, table.models, prices)
+        inside = in_sample(table, [goal], space=space, progress=bars.task("searching cascades"))[goal]
+        held = None
+        if len(group_rows(table)) > 1:
+            held = held_out(table, [goal], space=space, progress=bars.task("holding tasks out"))[goal]
+    if inside.cascade.candidate is None:
+        raise CostrouteError(f"no searched cascade reaches {target} of {inside.cascade.strongest} on {data.name}; "
+                             "nothing written")
+    config = write_cascade_config(output, data, target, table, inside, held, price_table, source)
+    try:
+        _check_loads(config, prices)
+    except CostrouteError:
+        output.unlink()
+        raise
+    _warn(out, "the figures below are in-sample: the cascade was chosen and scored on the same prompts")
+    result = Table(title=f"Cascade calibrated for {escape(target)} of {escape(inside.cascade.strongest)}")
+    for col in ("prompts", "quality", "cost", "figures"):
+        result.add_column(col, justify="left" if col == "figures" else "right")
+    result.add_row(str(len(table)), _pct(inside.cascade.quality_share), _pct(inside.cascade.cost_share),
+                   "in-sample (optimistic)")
+    for t in held or []:
+        result.add_row(str(len(t.rows)), _pct(t.cascade.quality_share), _pct(t.cascade.cost_share),
+                       f"{escape(t.task)} held out (chosen on the other tasks)")
+    out.print(result)
+    assert inside.cascade.candidate is not None
+    out.print(f"cascade: {escape(inside.cascade.candidate.describe())}", highlight=False)
+    out.print(f"wrote {escape(str(output))} (policy 'cascade'; prices {escape(source)})")
+
+
+def _cascade_prices(outcomes: Sequence[Outcome], models: Sequence[str],
+                    prices: Path | None) -> tuple[dict[str, tuple[float, float]], str]:
+    """Prices for the written config: from --prices, else fitted to the recorded costs."""
+    if prices is not None:
+        table = _load_prices(prices)
+        missing = [m for m in models if m not in table]
+        if missing:
+            raise CostrouteError(f"{prices}: no price for {', '.join(missing)}")
+        return table, f"from {prices.name}"
+    from costroute.evaluation._prices import infer_prices
+    from costroute.router._tokens import default_counter
+
+    counter = default_counter("cl100k_base")
+    return infer_prices(outcomes, models, counter.count), "fitted to the recorded costs (cl100k token counts)"
 
 
 def _check_loads(config: Mapping[str, Any], prices: Path | None) -> None:
@@ -379,22 +490,26 @@ def train_cmd(
         raise _fail(CostrouteError(f"--dim must be 0 or a power of two, got {dim}"))
     if not alpha > 0 or alpha == float("inf"):
         raise _fail(CostrouteError(f"--alpha must be a positive number, got {alpha}"))
+    out = stdout()
     try:
         _writable(output)
         sets = []
         table = Table(title="Training sets")
         for col in ("file", "prompts", "strong", "weak"):
             table.add_column(col)
-        for path in data:
-            outcomes = load_outcomes(path)
-            s, w = _pair(path, outcomes, strong, weak)
-            sets.append(TrainingSet(outcomes, s, w, name=path.name))
-            table.add_row(path.name, str(len(outcomes)), s, w)
-        _console.print(table)
+        with Bars() as bars:
+            for path in bars.track(data, "reading outcome files"):
+                outcomes = load_outcomes(path)
+                s, w = _pair(path, outcomes, strong, weak)
+                sets.append(TrainingSet(outcomes, s, w, name=path.name))
+                table.add_row(escape(path.name), str(len(outcomes)), escape(s), escape(w))
+        out.print(table)
         total = sum(len(t.outcomes) for t in sets)
         if total < _MIN_TRAINING_PROMPTS:
             raise CostrouteError(f"need at least {_MIN_TRAINING_PROMPTS} prompts to train, got {total}")
-        payload: dict[str, Any] = fit_payload(sets, name=name, alpha=alpha, dim=dim)
+        with Bars() as bars:
+            bars.task(f"fitting on {total} prompts")
+            payload: dict[str, Any] = fit_payload(sets, name=name, alpha=alpha, dim=dim)
         try:
             save_payload(payload, output)
         except ValueError:
@@ -404,7 +519,7 @@ def train_cmd(
             ) from None
     except CostrouteError as exc:
         raise _fail(exc) from exc
-    _console.print(f"wrote {escape(str(output))} ({output.stat().st_size / 1e6:.2f} MB)")
+    out.print(f"wrote {escape(str(output))} ({output.stat().st_size / 1e6:.2f} MB)")
 
 
 #: Fewer prompts than this cannot be cross-fitted for calibration (5 folds) or learn anything.
