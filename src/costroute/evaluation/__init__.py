@@ -8,6 +8,9 @@ recorded answers through :class:`costroute.cascade.CascadeRun` (:func:`replay_ca
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from costroute.evaluation._calibrate import (
     Calibration,
     Goal,
@@ -15,25 +18,12 @@ from costroute.evaluation._calibrate import (
     model_qualities,
     parse_goal,
 )
-from costroute.evaluation._cascade import CascadeCandidate, ScoredCascade, SearchSpace, choose, search_cascades
-from costroute.evaluation._cascade_replay import CascadeReplay, ReplayTable, replay_cascade
 from costroute.evaluation._data import (
     Outcome,
     auto_pair,
     common_models,
     load_outcomes,
     parse_outcome,
-)
-from costroute.evaluation._heldout import (
-    CascadeChoice,
-    Pooled,
-    TaskResult,
-    calibrate_cascade,
-    group_rows,
-    held_out,
-    in_sample,
-    pooled,
-    route_rows,
 )
 from costroute.evaluation._metrics import (
     CostQuality,
@@ -62,6 +52,27 @@ from costroute.evaluation._metrics import (
     utility_policy_points,
 )
 from costroute.evaluation._prices import infer_prices
+
+if TYPE_CHECKING:
+    from costroute.evaluation._cascade import (
+        CascadeCandidate,
+        ScoredCascade,
+        SearchSpace,
+        choose,
+        search_cascades,
+    )
+    from costroute.evaluation._cascade_replay import CascadeReplay, ReplayTable, replay_cascade
+    from costroute.evaluation._heldout import (
+        CascadeChoice,
+        Pooled,
+        TaskResult,
+        calibrate_cascade,
+        group_rows,
+        held_out,
+        in_sample,
+        pooled,
+        route_rows,
+    )
 
 __all__ = [
     "Calibration",
@@ -117,3 +128,24 @@ __all__ = [
     "single_model_points",
     "utility_policy_points",
 ]
+
+#: Cascade evaluation loads the cascade package (and pydantic) on first use, so that importing
+#: this package (and the CLI) stays light.
+_LAZY = {
+    **dict.fromkeys(["CascadeCandidate", "ScoredCascade", "SearchSpace", "choose", "search_cascades"], "_cascade"),
+    **dict.fromkeys(["CascadeChoice", "Pooled", "TaskResult", "calibrate_cascade", "group_rows", "held_out",
+                     "in_sample", "pooled", "route_rows"], "_heldout"),
+    **dict.fromkeys(["CascadeReplay", "ReplayTable", "replay_cascade"], "_cascade_replay"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, *(n for n in globals() if n.startswith("_"))})
