@@ -116,3 +116,10 @@ def test_any_consistent_renaming_keeps_the_key(a: list[str], b: list[str]) -> No
     template = ("def {0}({1}, {2}):\n    {3} = []\n    for item in {1}:\n        if item in {2}:\n"
                 "            {3}.append(item)\n    return {3}\n")
     assert key(template.format(*a)) == key(template.format(*b))
+
+
+def test_only_the_first_max_code_chars_are_compared() -> None:
+    from costroute.cascade._code import MAX_CODE_CHARS
+
+    body = "def f(x):\n" + "    x = x + 1\n" * (MAX_CODE_CHARS // 14 + 10)
+    assert key(body + "    return x\n") == key(body + "    return -x\n")  # the difference lies past the cap

@@ -7,7 +7,7 @@ docstrings, comments, annotations and example usage (top-level calls, prints, as
 name the code defines (functions, classes, parameters, variables) is renamed in order of first
 appearance, so ``def add(a, b): return a + b`` equals ``def plus(x, y): return x+y``. Other code
 (or Python cut off mid-way) is compared as a token stream with comments removed and identifiers
-renamed the same way. Code is never run.
+renamed the same way. Code is never run; only its first ``MAX_CODE_CHARS`` characters are read.
 
 Two normalized programs are *similar* by the Jaccard index of their token 4-grams.
 """
@@ -40,6 +40,9 @@ _KEEP = frozenset(keyword.kwlist) | frozenset(re.findall(r"\S+", """
     struct fn mut impl pub use def lambda yield async await try catch finally throw throws import from
 """))
 _MAX_TRIMS = 4
+#: Code beyond this many characters is not compared (answers that long are degenerate: repeated
+#: text that ran into the token limit); it bounds the verifier's time per answer.
+MAX_CODE_CHARS = 8000
 _GRAM = 4
 
 
@@ -74,6 +77,7 @@ def extract_code(answer: str) -> tuple[str, str]:
 def canonical_code(answer: str) -> CanonicalCode | None:
     """The canonical form of the code in ``answer``, or ``None`` when it holds no code."""
     lang, code = extract_code(answer)
+    code = code[:MAX_CODE_CHARS]
     if not code.strip():
         return None
     if lang in _PY_LANGS:
