@@ -123,3 +123,10 @@ def test_calibrate_route_warns_when_the_classifier_was_trained_on_the_file(app: 
     assert result.exit_code == 0, result.output
     assert "was trained on routellm-mmlu.jsonl" in said(result) and "in-sample" in said(result)
     assert "in-sample twice over" in out.read_text()
+
+
+def test_route_only_options_are_flagged_as_unused(app: typer.Typer, cascade_file: Path) -> None:
+    result = runner.invoke(app, ["eval", "--strategy", "cascade", str(cascade_file), "--classifier", "heuristic",
+                                 "--strong", "big", "--target", "quality=0.9"])
+    assert result.exit_code == 0, result.output
+    assert "--strong not used with --strategy cascade" in said(result)

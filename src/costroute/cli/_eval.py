@@ -243,6 +243,7 @@ def eval_cmd(
             _writable(plot)
         outcomes = load_outcomes(data)
         if strategy == "cascade":
+            _unused(out, strong=strong, weak=weak, prices=prices)
             goal = _cascade_goal(target)
             _cascade_eval(out, data, outcomes, classifier, goal, use_difficulty, config, policy, plot)
             return
@@ -282,6 +283,14 @@ def eval_cmd(
         plot_pair(plot, reports, multi, data=data.name, strong=s, weak=w, classifier=name,
                   warning=f"in-sample: {name} was trained on {data.name}" if note else None)
         out.print(f"wrote {escape(str(plot))}")
+
+
+def _unused(out: Console, **given: object) -> None:
+    """Warn about route-only options given with ``--strategy cascade``."""
+    named = [f"--{name}" for name, value in given.items() if value is not None]
+    if named:
+        _warn(out, f"{', '.join(named)} not used with --strategy cascade (a cascade compares every model "
+                   "the file answers with; costs come from its costs_usd)")
 
 
 def _cascade_goal(target: str) -> float:
@@ -331,6 +340,7 @@ def calibrate_cmd(
     data's recorded costs)."""
     out = stdout()
     if strategy == "cascade":
+        _unused(out, strong=strong, weak=weak)
         try:
             _writable(output)
             _cascade_calibrate(out, data, target, output, classifier, prices, use_difficulty)
@@ -415,6 +425,9 @@ def _cascade_calibrate(out: Console, data: Path, target: str, output: Path, clas
         result.add_row(str(len(t.rows)), _pct(t.cascade.quality_share), _pct(t.cascade.cost_share),
                        f"{escape(t.task)} held out (chosen on the other tasks)")
     out.print(result)
+    if held:
+        out.print("held-out rows: the same search run without that task, scored on it (what to expect on a "
+                  "task the data does not cover)", highlight=False)
     assert inside.cascade.candidate is not None
     out.print(f"cascade: {escape(inside.cascade.candidate.describe())}", highlight=False)
     out.print(f"wrote {escape(str(output))} (policy 'cascade'; prices {escape(source)})")
