@@ -9,14 +9,27 @@ The same code decides at request time (the client's loop drives it with real cal
     while calls := run.next_calls():                     # a batch: may be sent concurrently
         for call in calls:
             try:
-                reply = send(call.model, call.messages or messages, {**params, **call.params})
+                reply = send(call.model, call.messages or messages, {**params, **call.params},
+                             max_tokens=call.max_output_tokens or params.get("max_tokens"),
+                             stream=call.stream and stream)
             except ProviderError as exc:
-                run.fail(call.key, str(exc))
+                run.fail(call.key, str(exc), cost_usd=what_it_cost)
             else:
                 run.receive(call.key, Answer(reply.text, reply.logprobs, reply.cost_usd))
     outcome = run.outcome                                # the accepted answer and the trace
 
-Every call of a batch must be answered (``receive`` or ``fail``) before the next ``next_calls()``.
+* ``call.messages`` is ``None`` for the request itself (send the caller's messages, adding
+  ``call.params``, e.g. ``logprobs=True``); a judge's call brings its own messages and a small
+  ``max_output_tokens``.
+* Every call of a batch must be answered (``receive`` or ``fail``, after the driver's own retries
+  and fallbacks) before the next ``next_calls()``.
+* ``call.stream`` marks the one call whose answer is returned unverified (the final model, or the
+  first step with ``stream: first_step_unverified``): only that one may be streamed to the caller
+  live; an accepted step's answer is in ``outcome.text`` and is replayed as a stream.
+* Record each call from ``outcome.calls`` (model, role, step, cost, verdict); answer with the
+  response of ``outcome.answer_key``; ``outcome.model is None`` means the final call failed (raise
+  its error). ``outcome.explain()`` is the JSON-able trace for ``resp.costroute``.
+
 A model's answer to the request is asked for at most once per run: an agreement model's answer
 is reused when that model is a later step (and the other way round).
 """
