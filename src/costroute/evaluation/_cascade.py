@@ -95,7 +95,7 @@ class SearchSpace:
     quality among those costing at most ``voter_cost_share`` of the final's cost). Steps are the
     models cheaper than the final; two-step cascades pair the ``pair_from`` best single steps.
     Difficulty thresholds are taken at ``skip_quantiles`` of the prompts' difficulty (none by
-    default: with the default classifier they made held-out results worse, see docs/cascades.md)."""
+    default: with the default classifier they did not carry to held-out tasks, see docs/cascades.md)."""
 
     final: str | None = None
     voters: int = 5
