@@ -18,6 +18,20 @@ ci_quietly() {
   return "$rc"
 }
 
+# ci_apt_install LOG PACKAGE...: apt-get install, quietly (output in LOG, shown on failure), as root
+# or through sudo.
+ci_apt_install() {
+  local log=$1 sudo=(); shift
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "need $*: run as root, or install sudo" >&2; return 1; }
+    sudo=(sudo)
+  fi
+  # sudo resets the environment: DEBIAN_FRONTEND goes through env, inside it
+  ci_quietly "$log" "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -qq update &&
+    ci_quietly "$log" "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get -qq -o Dpkg::Use-Pty=0 install -y --no-install-recommends "$@"
+}
+
 # ci_find_python VERSION...: print the first interpreter that runs and reports one of the given
 # versions (tried in order): pythonX.Y on PATH, Debian's /usr/bin, then pyenv's installs (newest
 # patch first). A pyenv shim for a version that is not active fails to run and is skipped.
