@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import tomllib
 import yaml
 
 from ._errors import ConfigError
