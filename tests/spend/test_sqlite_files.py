@@ -103,8 +103,8 @@ def test_kill_9_of_a_writer_loses_nothing_acknowledged(tmp_path: Path) -> None:
             stdout=subprocess.PIPE, text=True,
         )
         assert child.stdout is not None
+        first = child.stdout.readline()  # wait until it is writing (a loaded machine starts it slowly)
         deadline = time.monotonic() + 0.6 + 0.2 * cycle
-        first = child.stdout.readline()  # wait until it is writing
         acknowledged.append(first.strip())
         while time.monotonic() < deadline:
             acknowledged.append(child.stdout.readline().strip())
