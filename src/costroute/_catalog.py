@@ -5,6 +5,7 @@ Built once per client, so the per-request path only does dictionary look-ups.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import threading
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from .pricing import price_sheet, restate
 from .pricing._registry import PriceRegistry, provider_prefix
 from .pricing._sheet import ModelInfo, PriceSheet
 from .pricing._sources import StaticSource
+from .providers._table import provider_rules
 from .router import Classifier, load_classifier
 from .router._select import Candidate, default_thresholds
 
@@ -63,6 +65,8 @@ class Catalog:
                 raise ConfigError(f"{where}: {m.name!r} is another spelling of {first!r}, listed already",
                                   problems=[(where, "listed twice")])
         self._candidates: dict[str, Candidate] = {}
+        self._tiered: dict[tuple[str, str], Candidate] = {}
+        self._tier_pools: dict[tuple[str, str], tuple[Candidate, ...]] = {}
         self._lock = threading.Lock()
         pool = tuple(self.candidate(m.name) for m in config.models)
         missing = [(f"models[{i}].quality", "no quality is known for this model; set `quality:`")
@@ -89,6 +93,28 @@ class Catalog:
                 found = self._candidates.get(model) or self._build(model)
                 self._candidates[model] = found
         return found
+
+    def at_tier(self, candidate: Candidate, tier: str) -> Candidate:
+        """``candidate`` priced at a service tier. ``flex`` and ``priority`` where its provider
+        offers the tier and a price for it is known (else the candidate as it is, at the default
+        tier); ``batch`` only where both are (else unpriced, so routing passes it over)."""
+        if tier == "default" or candidate.sheet is None:
+            return candidate
+        key = (candidate.name, tier)
+        found = self._tiered.get(key)
+        if found is None:
+            found = self._tiered[key] = _at_tier(candidate, tier)
+        return found
+
+    def tier_pool(self, policy: ResolvedPolicy, tier: str) -> tuple[Candidate, ...]:
+        """The policy's pool priced at ``tier``."""
+        if tier == "default":
+            return policy.pool
+        key = (policy.name, tier)
+        pool = self._tier_pools.get(key)
+        if pool is None:
+            pool = self._tier_pools[key] = tuple(self.at_tier(c, tier) for c in policy.pool)
+        return pool
 
     def policy(self, name: str) -> ResolvedPolicy:
         try:
@@ -149,6 +175,19 @@ class Catalog:
             message = f"cannot load classifier {policy.classifier!r}: {exc}"
             raise ConfigError(f"{where}.classifier: {message}", problems=[(f"{where}.classifier", message)]) from exc
         return ResolvedPolicy(name, policy, members, thresholds, classifier, baseline_model, baseline)
+
+
+def _at_tier(candidate: Candidate, tier: str) -> Candidate:
+    assert candidate.sheet is not None
+    rules = provider_rules(candidate.provider)
+    offered = {"flex": rules.flex is not None, "batch": rules.batch is not None,
+               "priority": rules.priority_parameter is not None}.get(tier, False)
+    sheet = candidate.sheet.for_service_tier(tier) if offered else None
+    if sheet is not None:
+        return dataclasses.replace(candidate, sheet=sheet, service_tier=tier)
+    if tier == "batch":
+        return dataclasses.replace(candidate, sheet=None, unpriced_reason="no batch API or batch price for this model")
+    return candidate
 
 
 def _provider_allowed(provider: str, allowed: list[str] | tuple[str, ...]) -> bool:

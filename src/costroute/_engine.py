@@ -29,8 +29,9 @@ from .cache import UNCANONICAL, CacheEntry, CanonicalRequest, ResponseCache, can
 from .policies import CostrouteConfig
 from .pricing._cost import cost_of, estimate_cost, usage_from_openai
 from .pricing._registry import PriceRegistry
-from .pricing._sheet import Usage
+from .pricing._sheet import PriceSheet, Usage
 from .providers import Completer, ProviderCall, copy_response, response_from_dict
+from .providers._table import provider_rules
 from .router._classifier import Classification
 from .router._media import MediaPart, media_parts, media_upper_bound
 from .router._select import (
@@ -53,7 +54,10 @@ __all__ = ["Engine", "Plan"]
 _ANSWER_BYTES = 64 * 1024
 
 #: Parameters costroute consumes itself; everything else passes through to the provider.
-_OWN = frozenset({"messages", "model", "policy", "tags", "stream", "cache", "cache_namespace", "timeout"})
+_OWN = frozenset({"messages", "model", "policy", "tags", "stream", "cache", "cache_namespace", "timeout",
+                  "deferrable"})
+#: What the ``service_tier`` an OpenAI caller sends is priced as ("auto" lets the provider choose).
+_ASKED_TIERS = {"flex": "flex", "priority": "priority"}
 
 
 @dataclass(slots=True)
@@ -75,6 +79,7 @@ class Plan:
     started: float = field(default_factory=time.perf_counter)
     timeout: float | None = None  # the caller's per-request timeout, in seconds
     media: tuple[MediaPart, ...] = ()
+    service_tier: str = "default"  # the tier asked for: flex (deferrable), priority, batch
 
 
 class Engine:
@@ -106,14 +111,17 @@ class Engine:
 
     # -- planning (pure but for the classifier and the token counter) ---------------------------
 
-    def plan(self, kwargs: Mapping[str, Any], *, stream: bool = False, request_id: str | None = None) -> Plan:
-        """Validate a ``create(...)`` call and route it. Raises before any money is spent."""
+    def plan(self, kwargs: Mapping[str, Any], *, stream: bool = False, request_id: str | None = None,
+             service_tier: str | None = None) -> Plan:
+        """Validate a ``create(...)`` call and route it. Raises before any money is spent.
+        ``service_tier`` (``batch`` for a batch) overrides the tier the request asks for."""
         messages = validate_messages(kwargs.get("messages"))
         params = {k: v for k, v in kwargs.items() if k not in _OWN and v is not None}
         validate_params(params)
         timeout = validate_timeout(kwargs.get("timeout"))
         tags = Tags(validate_tags(kwargs.get("tags")))
         policy = self.catalog.policy(kwargs.get("policy") or "default")
+        tier = service_tier or self._asked_tier(kwargs, params, policy)
         model = kwargs.get("model")
         pinned = self.catalog.resolve(str(model)) if model and model != "auto" else None
         try:
@@ -121,30 +129,44 @@ class Engine:
         except UNCANONICAL:
             canonical = None
         digest = _prompt_hash(canonical, messages, params)
-        memo_key = (policy.name, pinned, digest, params.get("max_tokens"), params.get("max_completion_tokens"), stream)
+        memo_key = (policy.name, pinned, digest, params.get("max_tokens"), params.get("max_completion_tokens"), stream,
+                    tier)
         routed = self._decisions.get(memo_key)
         if routed is None:
-            decision, needs = self._decide(messages, params, policy, pinned, stream)
-            routed = (decision, needs, self._order(decision, policy, needs))
+            decision, needs = self._decide(messages, params, policy, pinned, stream, tier)
+            routed = (decision, needs, self._order(decision, policy, needs, tier))
             self._decisions.put(memo_key, routed)
         decision, needs, order = routed
         return Plan(
             request_id=request_id or new_request_id(), policy=policy, messages=messages, params=params,
             tags=tags, decision=decision, needs=needs, order=order,
             stream=stream, prompt_hash=digest, canonical=canonical, timeout=timeout,
-            media=media_parts(messages),
+            media=media_parts(messages), service_tier=tier,
         )
 
+    @staticmethod
+    def _asked_tier(kwargs: Mapping[str, Any], params: Mapping[str, Any], policy: ResolvedPolicy) -> str:
+        deferrable = kwargs.get("deferrable")
+        if deferrable is not None and not isinstance(deferrable, bool):
+            raise RequestValidationError(f"must be true or false, not {deferrable!r}", location="deferrable")
+        if deferrable or (deferrable is None and policy.config.deferrable):
+            return "flex"
+        return _ASKED_TIERS.get(str(params.get("service_tier")), "default")
+
+    def candidate(self, plan: Plan, model: str, tier: str | None = None) -> Candidate:
+        """``model`` priced at ``tier`` (default: the tier the plan asks for, where it offers it)."""
+        return self.catalog.at_tier(self.catalog.candidate(model), plan.service_tier if tier is None else tier)
+
     def _decide(self, messages: list[dict[str, Any]], params: Mapping[str, Any], policy: ResolvedPolicy,
-                pinned: str | None, stream: bool) -> tuple[Decision, RequestNeeds]:
+                pinned: str | None, stream: bool, tier: str) -> tuple[Decision, RequestNeeds]:
         """Classify and route. Deterministic, so repeats of a request are served from a memo."""
         classification = policy.classifier.classify(messages)
         needs = self._needs(messages, params, policy, stream)
         if pinned is not None:
-            decision = self._pin(pinned, classification, needs, policy)
+            decision = self._pin(pinned, classification, needs, policy, tier)
         else:
             decision = select(
-                difficulty=classification.score, needs=needs, pool=policy.pool,
+                difficulty=classification.score, needs=needs, pool=self.catalog.tier_pool(policy, tier),
                 tiers=self.config.tiers, thresholds=policy.thresholds, policy=policy.name,
                 escalate=policy.config.escalate,
             )
@@ -177,9 +199,12 @@ class Engine:
             cap_from_caller=bool(cap),
         )
 
-    def _pin(self, model: str, c: Classification, needs: RequestNeeds, policy: ResolvedPolicy) -> Decision:
-        candidate = self.catalog.candidate(model)
+    def _pin(self, model: str, c: Classification, needs: RequestNeeds, policy: ResolvedPolicy,
+             tier: str) -> Decision:
+        candidate = self.catalog.at_tier(self.catalog.candidate(model), tier)
         if candidate.sheet is None:
+            if tier != "default" and self.catalog.candidate(model).sheet is not None:
+                raise RequestValidationError(f"{model} has no {tier} price or {tier} service", location="model")
             raise UnknownModelPriceError(model, suggestions=self.catalog.registry.suggestions(model))
         cost = estimate_cost(candidate.sheet, needs.input_tokens, needs.output_tokens)
         needed = required_tier(c.score, policy.thresholds, self.config.tiers)
@@ -188,9 +213,10 @@ class Engine:
             model=candidate.name, tier=self._tier_of(candidate.quality), required_tier=needed,
             difficulty=c.score, policy=policy.name,
             candidates=ranked, input_tokens=needs.input_tokens, est_cost_usd=cost, pinned=True,
+            service_tier=candidate.service_tier,
         )
 
-    def _order(self, decision: Decision, policy: ResolvedPolicy, needs: RequestNeeds) -> tuple[str, ...]:
+    def _order(self, decision: Decision, policy: ResolvedPolicy, needs: RequestNeeds, tier: str) -> tuple[str, ...]:
         """The chosen model, its configured fallbacks, then the other eligible models by cost.
         A configured fallback is tried only if it can serve the request (priced, able to do what
         it asks, with room for it): never a model nothing prices."""
@@ -198,7 +224,8 @@ class Engine:
             return (decision.model,)
         order = [decision.model]
         for name in [*policy.config.fallbacks.get(decision.model, []), *decision.fallbacks]:
-            if name not in order and reject_reason(self.catalog.candidate(name), needs) is None:
+            candidate = self.catalog.at_tier(self.catalog.candidate(name), tier)
+            if name not in order and reject_reason(candidate, needs) is None:
                 order.append(name)
         return tuple(order)
 
@@ -214,8 +241,9 @@ class Engine:
             cap = min(cap, candidate.max_output_tokens)
         return cap
 
-    def call_for(self, plan: Plan, model: str) -> ProviderCall:
-        candidate = self.catalog.candidate(model)
+    def call_for(self, plan: Plan, model: str, tier: str | None = None) -> ProviderCall:
+        """The provider call of an attempt at ``model`` (at ``tier``: the plan's by default)."""
+        candidate = self.candidate(plan, model, tier)
         spec = self.catalog.model_config(model)
         params = dict(plan.params)
         cap = self._answer_cap(plan, candidate)
@@ -224,6 +252,15 @@ class Engine:
         if spec is not None:
             params.update({k: v for k, v in spec.extra_params.items() if k not in params})
         timeout = plan.timeout or (spec.timeout_s if spec else 60.0)
+        rules = provider_rules(candidate.provider)
+        if candidate.service_tier == "flex" and rules.flex is not None:
+            params.update({k: v for k, v in rules.flex.parameter.items() if k not in params})
+            if rules.flex.timeout_s and not plan.timeout and not (spec and "timeout_s" in spec.model_fields_set):
+                timeout = rules.flex.timeout_s  # flex answers may take longer than the default allows
+        elif candidate.service_tier == "priority" and rules.priority_parameter is not None:
+            params.update({k: v for k, v in rules.priority_parameter.items() if k not in params})
+        elif tier == "default" and plan.service_tier == "flex":
+            params.pop("service_tier", None)  # a refused flex request, asked again at the default tier
         return ProviderCall(
             model=model, messages=plan.messages, params=params, provider=candidate.provider,
             api_base=spec.api_base if spec else None, api_key=spec.api_key if spec else None,
@@ -232,10 +269,10 @@ class Engine:
 
     # -- budgets -------------------------------------------------------------------------------
 
-    def worst_case(self, plan: Plan, model: str) -> Decimal:
+    def worst_case(self, plan: Plan, model: str, tier: str | None = None) -> Decimal:
         """The most this attempt can cost, at list price: the whole prompt (media parts at their
         per-model upper bound, never more than the context window) and ``n`` answers of the cap."""
-        candidate = self.catalog.candidate(model)
+        candidate = self.candidate(plan, model, tier)
         assert candidate.sheet is not None
         cap = self._answer_cap(plan, candidate) or plan.needs.output_tokens
         answers = int(plan.params.get("n") or 1)
@@ -254,10 +291,23 @@ class Engine:
         tokens = tokens - counted + bound
         return min(tokens, candidate.max_input_tokens) if candidate.max_input_tokens else tokens
 
-    def reservation_args(self, plan: Plan, model: str, *, amount: Decimal | None = None) -> dict[str, Any]:
-        """What to reserve before an attempt at ``model`` (its worst case, or ``amount``)."""
-        return {"request_id": plan.request_id, "amount": self.worst_case(plan, model) if amount is None else amount,
+    def reservation_args(self, plan: Plan, model: str, *, amount: Decimal | None = None,
+                         tier: str | None = None) -> dict[str, Any]:
+        """What to reserve before an attempt at ``model`` (its worst case at ``tier``, or ``amount``)."""
+        if amount is None:
+            amount = self.worst_case(plan, model, tier)
+        return {"request_id": plan.request_id, "amount": amount,
                 "tags": plan.tags, "policy": plan.policy.name, "model": model}
+
+    def tier_for(self, plan: Plan, model: str) -> str:
+        """The service tier an attempt at ``model`` starts at."""
+        return self.candidate(plan, model).service_tier
+
+    def flex_refused(self, plan: Plan, model: str, exc: BaseException) -> bool:
+        """Whether ``exc`` is the provider refusing a flex request for capacity (not billed)."""
+        flex = provider_rules(self.catalog.candidate(model).provider).flex
+        return (flex is not None and isinstance(exc, ProviderError) and exc.status_code == flex.refusal_status
+                and (not flex.refusal_codes or exc.code in flex.refusal_codes))
 
     def downgrades(self, plan: Plan, refused: str, tried: Sequence[str]) -> list[str]:
         """Where to go when a ``downgrade`` budget refused ``refused``: the cheaper candidates that
@@ -272,26 +322,28 @@ class Engine:
         return [c.name for c in options]
 
     def finish(self, plan: Plan, model: str, attempt: int, usage_block: Any, started: float,
-               *, response: Any = None) -> tuple[RouteInfo, SpendRecord]:
+               *, response: Any = None, tier: str | None = None) -> tuple[RouteInfo, SpendRecord]:
         """Price a completed attempt from the provider's usage (estimated from the answer's text
-        when the provider sent none): what the request tells its caller, and its record."""
-        candidate = self.catalog.candidate(model)
+        when the provider sent none), at the tier that served it (an OpenAI response says which):
+        what the request tells its caller, and its record."""
+        candidate = self.candidate(plan, model, _served(response, tier or self.tier_for(plan, model)))
         usage = usage_from_openai(usage_block, candidate.provider) if usage_block is not None else None
         if usage is None:
             output = default_counter().count(_answer_text(response)) if response is not None else 0
             usage = Usage(input_tokens=plan.needs.input_tokens, output_tokens=output)
-            return self._account(plan, model, attempt, usage, started, estimated=True, status="estimated")
-        return self._account(plan, model, attempt, usage, started, estimated=False, status="ok")
+            return self._account(plan, candidate, attempt, usage, started, estimated=True, status="estimated")
+        return self._account(plan, candidate, attempt, usage, started, estimated=False, status="ok")
 
     def finish_estimated(self, plan: Plan, model: str, attempt: int, output_text: str, started: float,
-                         *, status: str) -> tuple[RouteInfo, SpendRecord]:
+                         *, status: str, tier: str | None = None) -> tuple[RouteInfo, SpendRecord]:
         """Account for a stream that ended before its usage arrived: estimated tokens, never $0."""
         usage = Usage(input_tokens=plan.needs.input_tokens, output_tokens=default_counter().count(output_text))
-        return self._account(plan, model, attempt, usage, started, estimated=True, status=status)
+        return self._account(plan, self.candidate(plan, model, tier), attempt, usage, started, estimated=True,
+                             status=status)
 
-    def _account(self, plan: Plan, model: str, attempt: int, usage: Usage, started: float,
+    def _account(self, plan: Plan, candidate: Candidate, attempt: int, usage: Usage, started: float,
                  *, estimated: bool, status: str) -> tuple[RouteInfo, SpendRecord]:
-        candidate = self.catalog.candidate(model)
+        model = candidate.name
         assert candidate.sheet is not None  # routing never picks an unpriced model
         cost = cost_of(candidate.sheet, usage)
         baseline = cost_of(plan.policy.baseline, usage)
@@ -299,14 +351,14 @@ class Engine:
         if estimated and status == "ok":
             status = "estimated"
         record = self._record(plan, model, attempt, usage, cost, baseline, baseline - cost, latency, status=status,
-                              estimated=estimated)
+                              estimated=estimated, sheet=candidate.sheet)
         d = plan.decision
         tier = d.tier if model == d.model else self._tier_of(candidate.quality)
         info = RouteInfo(
             request_id=plan.request_id, policy=plan.policy.name, difficulty=d.difficulty, label=d.label,
             tier=tier, model=model, cost_usd=cost, baseline_cost_usd=baseline, cache_hit=False,
             attempts=attempt, pinned=d.pinned, latency_ms=latency, usage=usage, saved_usd=baseline - cost,
-            estimated=estimated, decision=d,
+            estimated=estimated, decision=d, service_tier=candidate.service_tier,
         )
         return info, record
 
@@ -354,7 +406,7 @@ class Engine:
         return max(met, key=lambda t: tiers[t]) if met else min(tiers, key=lambda t: tiers[t])
 
     def failed(self, plan: Plan, model: str, attempt: int, exc: BaseException,
-               started: float) -> tuple[SpendRecord, Decimal]:
+               started: float, tier: str | None = None) -> tuple[SpendRecord, Decimal]:
         """The record of a failed attempt and what it may have been billed. Nothing, unless the
         provider may have done the work: an answer that arrived but could not be read is billed
         its prompt; a timeout after the request went out, or a cancellation, its prompt and the
@@ -362,7 +414,7 @@ class Engine:
         status = "error" if isinstance(exc, Exception) else "cancelled"
         latency = (time.perf_counter() - started) * 1000
         usage, cost = Usage(), Decimal(0)
-        candidate = self.catalog.candidate(model)
+        candidate = self.candidate(plan, model, tier)
         sheet = candidate.sheet
         if sheet is not None and _maybe_billed(exc):
             if isinstance(exc, ProviderResponseError):
@@ -374,14 +426,14 @@ class Engine:
             if isinstance(exc, ProviderError):
                 exc.recorded_cost = cost
         record = self._record(plan, model, attempt, usage, cost, Decimal(0), Decimal(0), latency, status=status,
-                              estimated=cost > 0, error=f"{type(exc).__name__}: {exc}"[:500])
+                              estimated=cost > 0, error=f"{type(exc).__name__}: {exc}"[:500], sheet=sheet)
         return record, cost
 
     def _record(self, plan: Plan, model: str, attempt: int, usage: Usage, cost: Decimal, baseline: Decimal,
                 saved: Decimal, latency: float, *, status: str, estimated: bool = False,
-                error: str = "") -> SpendRecord:
+                error: str = "", sheet: PriceSheet | None = None) -> SpendRecord:
         candidate = self.catalog.candidate(model)
-        sheet = candidate.sheet
+        sheet = sheet or candidate.sheet
         return SpendRecord(
             request_id=plan.request_id, attempt=attempt, ts=self._now(), model=model,
             provider=candidate.provider, status=status,  # type: ignore[arg-type]
@@ -396,6 +448,12 @@ class Engine:
             prompt_hash=plan.prompt_hash, error=error, estimated=estimated,
             prompt_text=_prompt_text(plan.messages) if getattr(self.ledger, "store_prompts", False) else None,
         )
+
+
+def _served(response: Any, asked: str) -> str:
+    """The tier a response says served it (OpenAI's ``service_tier``), else the one asked for."""
+    served = getattr(response, "service_tier", None)
+    return served if served in ("default", "flex", "priority") else asked
 
 
 def new_request_id() -> str:

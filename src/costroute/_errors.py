@@ -145,12 +145,14 @@ class ProviderError(CostrouteError):
         status_code: int | None = None,
         retry_after: float | None = None,
         body: Any = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.model = model
         self.status_code = status_code
         self.retry_after = retry_after
         self.body = body
+        self.code = code  # the provider's error code, e.g. ``resource_unavailable``
 
 
 class AuthenticationError(ProviderError):

@@ -186,6 +186,7 @@ class Opened:
     attempt: int
     started: float
     hold: Reservation | None
+    tier: str = "default"  # the service tier the successful attempt asked for
     cached: CacheCall | None = None
 
 
@@ -230,7 +231,7 @@ def _answered(engine: Engine, plan: Plan, opened: Opened, cached: CacheCall | No
     response = opened.response
     try:
         info, record = engine.finish(plan, opened.model, opened.attempt, getattr(response, "usage", None),
-                                     opened.started)
+                                     opened.started, response=response, tier=opened.tier)
         refused = yield from _settle(engine, plan, opened.model, opened.hold, info.cost_usd)
     except BaseException:
         if opened.hold is not None:
@@ -277,10 +278,10 @@ def _attempts(engine: Engine, plan: Plan) -> Steps[Opened]:
     run = AttemptRun(plan.order, plan.policy.config.retry, lambda m, tried: engine.downgrades(plan, m, tried))
     yield Ready()  # nothing is sent that could not be recorded
     while (model := run.next_model()) is not None:
-        slot = _Slot()
+        slot = _Slot(tier=engine.tier_for(plan, model))
         try:
             if engine.budgets is not None:
-                slot.hold = yield Reserve(engine.reservation_args(plan, model))
+                slot.hold = yield Reserve(engine.reservation_args(plan, model, tier=slot.tier))
             response, started = yield from _tries(engine, plan, run, model, slot)
         except BudgetExceeded as exc:
             yield from _give_back(slot)
@@ -293,13 +294,16 @@ def _attempts(engine: Engine, plan: Plan) -> Steps[Opened]:
         except BaseException:
             yield from _give_back(slot)
             raise
-        return Opened(plan, model, response, run.count, started, slot.hold)
+        return Opened(plan, model, response, run.count, started, slot.hold, slot.tier)
     raise run.exhausted()
 
 
 @dataclass(slots=True)
 class _Slot:
+    """One model's attempts: the hold they may spend and the service tier they ask for."""
+
     hold: Reservation | None = None
+    tier: str = "default"
 
 
 def _give_back(slot: _Slot) -> Steps[None]:
@@ -309,30 +313,40 @@ def _give_back(slot: _Slot) -> Steps[None]:
 
 
 def _tries(engine: Engine, plan: Plan, run: AttemptRun, model: str, slot: _Slot) -> Steps[tuple[Any, float]]:
-    """One model's attempts, as tenacity decides them."""
+    """One model's attempts, as tenacity decides them. A flex refusal asks again at once at the
+    default tier (its price reserved first), unless the policy waits for flex."""
     retrying = run.retrying()
     retrying.begin()
     state = RetryCallState(retrying, None, (), {})
+    refused_flex = False
     while True:
         do = retrying.iter(state)  # raises the last error once it gives up
         if isinstance(do, DoSleep):
             state.prepare_for_next_attempt()
-            yield Sleep(float(do))
+            if not refused_flex:
+                yield Sleep(float(do))
             continue
         assert isinstance(do, DoAttempt)
         if slot.hold is None and engine.budgets is not None:  # the last attempt's hold was spent
-            slot.hold = yield Reserve(engine.reservation_args(plan, model))
+            slot.hold = yield Reserve(engine.reservation_args(plan, model, tier=slot.tier))
         started = run.begin()
         try:
-            response = yield Send(engine.call_for(plan, model), plan.stream)
+            response = yield Send(engine.call_for(plan, model, slot.tier), plan.stream)
         except BaseException as exc:
-            record, billed = engine.failed(plan, model, run.count, exc, started)
+            record, billed = engine.failed(plan, model, run.count, exc, started, slot.tier)
             if billed and slot.hold is not None:
                 hold, slot.hold = slot.hold, None
                 yield Settle(hold, billed)
             yield Record(record)
             if not isinstance(exc, Exception):
                 raise  # cancelled or interrupted: booked, and no further attempt
+            refused_flex = (slot.tier == "flex" and plan.policy.config.on_flex_refusal == "default"
+                            and engine.flex_refused(plan, model, exc))
+            if refused_flex:
+                slot.tier = "default"
+                if slot.hold is not None:  # the default tier costs more: reserve its price instead
+                    hold, slot.hold = slot.hold, None
+                    yield Release(hold)
             state.set_exception((type(exc), exc, exc.__traceback__))
             continue
         return response, started
@@ -371,7 +385,7 @@ def _book_stream(engine: Engine, opened: Opened, state: StreamState, acc: Stream
                  *, ended: bool, error: BaseException | None) -> Steps[RouteInfo]:
     plan, hold = opened.plan, opened.hold
     try:
-        info, record = state.settle(engine, plan, opened.model, opened.attempt, opened.started,
+        info, record = state.settle(engine, plan, opened.model, opened.attempt, opened.started, tier=opened.tier,
                                     ended=ended, error=None if isinstance(error, StreamClosed) else error)
         yield from _settle(engine, plan, opened.model, hold, info.cost_usd)  # delivered already
     except BaseException:

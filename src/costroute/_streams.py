@@ -47,12 +47,12 @@ class StreamState:
     def text(self) -> str:
         return "".join(self.parts)
 
-    def settle(self, engine: Engine, plan: Plan, model: str, attempt: int, started: float,
-               *, ended: bool, error: BaseException | None) -> tuple[RouteInfo, SpendRecord]:
+    def settle(self, engine: Engine, plan: Plan, model: str, attempt: int, started: float, *, tier: str,
+               ended: bool, error: BaseException | None) -> tuple[RouteInfo, SpendRecord]:
         if self.usage is not None:  # the provider's count arrived: the answer was delivered whole
-            return engine.finish(plan, model, attempt, self.usage, started)
+            return engine.finish(plan, model, attempt, self.usage, started, tier=tier)
         status = "estimated" if ended else ("error" if isinstance(error, ProviderError) else "cancelled")
-        return engine.finish_estimated(plan, model, attempt, self.text, started, status=status)
+        return engine.finish_estimated(plan, model, attempt, self.text, started, status=status, tier=tier)
 
 
 def _billed_text(delta: Any) -> list[str]:

@@ -35,3 +35,4 @@ class RouteInfo:
     saved_usd: Decimal = Decimal(0)
     estimated: bool = False
     decision: Decision | None = None
+    service_tier: str = "default"  # the tier the answer was priced at (``flex``, ``batch``, ...)

@@ -122,6 +122,12 @@ class PolicyConfig(_Frozen):
     output_tokens_estimate: Annotated[int, Field(gt=0)] = 256
     retry: RetryConfig = RetryConfig()
     cache: PolicyCacheConfig | None = None
+    #: Send requests at the flex service tier where a model offers it (batch prices, slower, may
+    #: be refused under load); ``create(deferrable=True)`` asks for it per request.
+    deferrable: bool = False
+    #: On a flex refusal: ``default`` tries again at once at the default tier (within the
+    #: attempt bounds); ``wait`` retries at flex after the usual backoff.
+    on_flex_refusal: Literal["default", "wait"] = "default"
     strategy: Literal["route", "cascade"] = "route"
     cascade: CascadeConfig | None = None
 

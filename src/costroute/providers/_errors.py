@@ -131,6 +131,22 @@ def _answered_with_status(chain: Iterable[BaseException]) -> bool:
     return False
 
 
+def _code(chain: Iterable[BaseException]) -> str | None:
+    """The provider's error code (``error.code`` of its body, e.g. ``resource_unavailable``),
+    where an exception of the chain carries one (litellm's own ``code`` is the status, skipped)."""
+    for x in chain:
+        body = getattr(x, "body", None)
+        if isinstance(body, Mapping):
+            error = body.get("error")
+            inner: Mapping[str, object] = error if isinstance(error, Mapping) else body
+            if isinstance(inner.get("code"), str) and inner["code"]:
+                return str(inner["code"])
+        code = getattr(x, "code", None)
+        if isinstance(code, str) and code and not code.isdigit():
+            return code
+    return None
+
+
 def map_provider_error(exc: BaseException, *, model: str, secrets: Iterable[str] = ()) -> e.ProviderError:
     """The costroute error for a provider failure; the caller raises it ``from exc``. The whole
     exception chain is scrubbed of ``secrets`` first."""
@@ -163,7 +179,7 @@ def map_provider_error(exc: BaseException, *, model: str, secrets: Iterable[str]
     error = cls(
         f"{model}: {message}", model=model,
         status_code=status if isinstance(status, int) else None,
-        retry_after=_retry_after(exc), body=None,
+        retry_after=_retry_after(exc), body=None, code=_code(chain),
     )
     if cls is e.ProviderTimeoutError and any(isinstance(x, httpx.ConnectTimeout | httpx.PoolTimeout) for x in chain):
         error.maybe_billed = False  # never reached the provider

@@ -43,6 +43,7 @@ class Candidate:
     supports_vision: bool | None = None
     supports_json: bool | None = None
     supports_streaming: bool | None = None
+    service_tier: str = "default"  # the service tier ``sheet`` prices (``flex``, ``batch``, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class Decision:
     pinned: bool = False
     signals: Mapping[str, float] = field(default_factory=dict)
     label: str = ""
+    service_tier: str = "default"  # the tier the chosen model is priced and asked at
 
     @property
     def fallbacks(self) -> list[str]:
@@ -191,5 +193,5 @@ def _decision(
     return Decision(
         model=chosen.name, tier=tier, required_tier=wanted, difficulty=difficulty, policy=policy,
         candidates=tuple(ranked), input_tokens=needs.input_tokens, est_cost_usd=costs[chosen.name],
-        escalated=tier != wanted,
+        escalated=tier != wanted, service_tier=chosen.service_tier,
     )

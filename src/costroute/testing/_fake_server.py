@@ -57,6 +57,7 @@ class ModelScript:
     stream_usage: bool = True
     cached_tokens: int = 0
     replies: Mapping[str, Reply] | None = None
+    flex_refusals: int = 0  # refuse this many flex requests (429 resource_unavailable) before serving flex
 
     def reply(self, messages: list[dict[str, Any]]) -> Reply | None:
         """What to answer, or ``None`` when replaying and this prompt was never recorded."""
@@ -67,6 +68,9 @@ class ModelScript:
         if isinstance(answer, Reply):
             return answer
         return Reply(answer or _default_answer(messages))
+
+
+_FLEX_REFUSAL: Any = (429, None)  # a marker: refused for flex capacity
 
 
 def _words(text: str) -> int:
@@ -115,12 +119,14 @@ class FakeOpenAIServer:
     def script(self, model: str, *, answer: Answer = None,
                failures: Sequence[int | tuple[int, float]] = (), latency_s: float = 0.0,
                cut_stream_after: int | None = None, stream_usage: bool = True,
-               cached_tokens: int = 0) -> None:
+               cached_tokens: int = 0, flex_refusals: int = 0) -> None:
         """How to answer ``model``: ``answer`` is a text, a :class:`Reply`, or a function of the
-        messages returning either (default: a deterministic filler answer)."""
+        messages returning either (default: a deterministic filler answer). A request with
+        ``service_tier: "flex"`` is served at flex (the response says so), after ``flex_refusals``
+        refusals (OpenAI's 429 ``resource_unavailable``)."""
         with self._lock:
             self._scripts[model] = ModelScript(answer, deque(failures), latency_s, cut_stream_after,
-                                               stream_usage, cached_tokens)
+                                               stream_usage, cached_tokens, flex_refusals=flex_refusals)
 
     def replay(self, model: str, replies: Mapping[str, Reply | str], *, latency_s: float = 0.0) -> None:
         """Answer ``model``'s requests from recordings: the request whose last message is the text
@@ -159,6 +165,9 @@ class FakeOpenAIServer:
             self.headers.append(headers)
             script = self._scripts.setdefault(str(body.get("model")), ModelScript())
             failure = script.failures.popleft() if script.failures else None
+            if failure is None and body.get("service_tier") == "flex" and script.flex_refusals > 0:
+                script.flex_refusals -= 1
+                failure = _FLEX_REFUSAL
         return script, failure
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -177,6 +186,10 @@ class FakeOpenAIServer:
                 script, failure = fake._take(body, dict(self.headers.items()))
                 if script.latency_s:
                     time.sleep(script.latency_s)
+                if failure is _FLEX_REFUSAL:
+                    self._json(429, {"error": {"message": "Resource Unavailable", "type": "invalid_request_error",
+                                               "code": "resource_unavailable", "param": None}})
+                    return
                 if failure is not None:
                     status, after = failure if isinstance(failure, tuple) else (failure, None)
                     self._json(status, {"error": {"message": f"scripted {status}", "type": "fake"}},
@@ -204,7 +217,8 @@ class FakeOpenAIServer:
                 else:
                     self._json(200, {
                         "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-                        "model": body.get("model"),
+                        "model": body.get("model"), "service_tier": "flex" if body.get("service_tier") == "flex"
+                        else "default",
                         "choices": [{"index": i, "finish_reason": "stop",
                                      "message": {"role": "assistant", "content": answer}} for i in range(answers)],
                         "usage": usage,
