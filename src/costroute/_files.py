@@ -31,6 +31,12 @@ def read_structured(path: Path, *, what: str, formats: Sequence[str] = (".yaml",
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        problem = f"{what} {path} is not UTF-8 text (byte {exc.start} cannot be decoded)"
+    else:
+        problem = ""
+    if problem:  # raised outside the handler: the undecodable bytes stay out of the error chain
+        raise ConfigError(problem)
     suffix = path.suffix.lower()
     if suffix not in formats:
         raise ConfigError(f"{path}: unsupported format {suffix!r} for a {what} (use {', '.join(formats)})")
@@ -41,8 +47,10 @@ def read_structured(path: Path, *, what: str, formats: Sequence[str] = (".yaml",
             return tomllib.loads(text)
         return json.loads(text, parse_float=Decimal)
     except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        # the problem and its position only: parsers quote the offending line, which may hold a key
-        raise ConfigError(f"{what} {path} is not valid {suffix[1:].upper()}: {_where(exc)}") from None
+        # the problem and its position only: parsers quote the offending line (and keep the whole
+        # text, e.g. JSONDecodeError.doc), which may hold a key
+        problem = f"{what} {path} is not valid {suffix[1:].upper()}: {_where(exc)}"
+    raise ConfigError(problem)  # outside the handler, so the parser's error is not its __context__
 
 
 def _where(exc: Exception) -> str:

@@ -43,6 +43,7 @@ def load_config(
     if not isinstance(raw, Mapping):
         raise ConfigError(f"the configuration{where} must be a mapping at the top level")
     env = os.environ if environ is None else environ
+    _check_size(raw, where)
     problems: list[tuple[str, str]] = []
     expanded = _expand(raw, env, (), problems)
     if where and isinstance(expanded.get("price_files"), list):  # relative to the file that names them
@@ -58,6 +59,43 @@ def load_config(
     if problems:
         raise _error(problems, where)
     return config
+
+
+#: The most values a configuration may hold once its YAML aliases are expanded (a real one holds
+#: hundreds; a few kilobytes of nested aliases can stand for billions).
+MAX_VALUES = 100_000
+
+
+def _check_size(raw: Any, where: str) -> None:
+    """Refuse a configuration whose aliases expand beyond :data:`MAX_VALUES` values, or refer to
+    themselves, before anything walks it: sizes are counted once per distinct node."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, Mapping | list):
+            return 1
+        ident = id(node)
+        if ident in sizes:
+            return sizes[ident]
+        if ident in active:
+            raise ConfigError(f"the configuration{where} refers to itself (a YAML alias inside its own anchor)")
+        active.add(ident)
+        children = node.values() if isinstance(node, Mapping) else node
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_VALUES:
+                raise ConfigError(f"the configuration{where} expands to more than {MAX_VALUES:,} values "
+                                  "(nested YAML aliases?)")
+        active.discard(ident)
+        sizes[ident] = total
+        return total
+
+    try:
+        size(raw)
+    except RecursionError:
+        raise ConfigError(f"the configuration{where} nests too deeply") from None
 
 
 def _expand(value: Any, env: Mapping[str, str], loc: tuple[Any, ...], problems: list[tuple[str, str]]) -> Any:

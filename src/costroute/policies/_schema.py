@@ -5,11 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator, model_validator
 
 from ..cache._config import CacheConfig, PolicyCacheConfig
 from ..cascade._config import CascadeConfig
 from ..spend._config import BudgetConfig, BudgetStoreConfig, LedgerConfig
+from ..spend._redact import redact_url
 
 __all__ = [
     "DEFAULT_TIERS",
@@ -81,6 +82,11 @@ class ModelConfig(_Frozen):
     supports: ModelSupports = ModelSupports()
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
     extra_params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_serializer("api_base")
+    def _dump_base_without_password(self, value: str | None) -> str | None:
+        """``model_dump()`` and JSON dumps show ``https://user:***@host``, never the password."""
+        return None if value is None else redact_url(value)
 
     @field_validator("extra_params")
     @classmethod

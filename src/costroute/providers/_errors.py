@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import traceback
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 
@@ -69,18 +70,41 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def _scrub(chain: Iterable[BaseException], secrets: Iterable[str]) -> None:
-    """Redact the secrets from every exception of a chain in place: the provider's exception stays
-    the ``__cause__`` (for debugging) but a traceback or error reporter never prints a key."""
+    """Make the whole chain safe to keep, log or report: every secret redacted from every value an
+    exception holds (arguments, messages, bodies, nested dicts), the HTTP request and response
+    objects dropped (their headers carry the key), and the locals of finished frames cleared (an
+    error reporter that captures locals would find the key in litellm's). The provider's
+    exception stays the ``__cause__``, with its type, message and line numbers, for debugging."""
     keys = [s for s in secrets if s and len(s) >= _MIN_SECRET]
-    if not keys:
-        return
     for exc in chain:
-        exc.args = tuple(redact(a, keys) if isinstance(a, str) else a for a in exc.args)
-        for name in ("message", "body", "text"):
-            value = getattr(exc, name, None)
-            if isinstance(value, str) and any(k in value for k in keys):
+        if keys:
+            exc.args = tuple(_redacted(a, keys) for a in exc.args)
+        for name, value in list(vars(exc).items()):
+            if isinstance(value, httpx.Request | httpx.Response):
+                clean: object = None
+            elif keys:
+                clean = _redacted(value, keys)
+            else:
+                continue
+            if clean is not value:
                 with contextlib.suppress(AttributeError, TypeError):  # a read-only attribute stays as it is
-                    setattr(exc, name, redact(value, keys))
+                    setattr(exc, name, clean)
+        if exc.__traceback__ is not None:
+            traceback.clear_frames(exc.__traceback__)  # skips frames still running
+
+
+def _redacted(value: object, keys: list[str], depth: int = 0) -> object:
+    """``value`` with the secrets removed from its strings, however deep in lists and dicts."""
+    if isinstance(value, str):
+        return redact(value, keys) if any(k in value for k in keys) else value
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "replace")
+        return redact(text, keys).encode() if any(k in text for k in keys) else value
+    if depth < 8 and isinstance(value, dict):
+        return {k: _redacted(v, keys, depth + 1) for k, v in value.items()}
+    if depth < 8 and isinstance(value, list | tuple):
+        return type(value)(_redacted(v, keys, depth + 1) for v in value)
+    return value
 
 
 #: Local failures inside a provider handler (the answer arrived but could not be read): litellm
@@ -149,10 +173,17 @@ def _code(chain: Iterable[BaseException]) -> str | None:
 
 def map_provider_error(exc: BaseException, *, model: str, secrets: Iterable[str] = ()) -> e.ProviderError:
     """The costroute error for a provider failure; the caller raises it ``from exc``. The whole
-    exception chain is scrubbed of ``secrets`` first."""
+    exception chain is scrubbed of ``secrets`` (and of HTTP objects and frame locals) once what
+    the error needs has been read from it."""
     secrets = list(secrets)
     chain = _chain(exc)
-    _scrub(chain, secrets)
+    try:
+        return _classify(exc, chain, model, secrets)
+    finally:
+        _scrub(chain, secrets)
+
+
+def _classify(exc: BaseException, chain: list[BaseException], model: str, secrets: list[str]) -> e.ProviderError:
     status = getattr(exc, "status_code", None)
     cls: type[e.ProviderError] | None = None
     for klass in type(exc).__mro__:
@@ -184,4 +215,3 @@ def map_provider_error(exc: BaseException, *, model: str, secrets: Iterable[str]
     if cls is e.ProviderTimeoutError and any(isinstance(x, httpx.ConnectTimeout | httpx.PoolTimeout) for x in chain):
         error.maybe_billed = False  # never reached the provider
     return error
-

@@ -11,6 +11,7 @@ so requests are visible to httpx-level mocks such as respx and connections are r
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import os
@@ -18,6 +19,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
 
@@ -110,6 +112,11 @@ class ProviderCall:
         from ..cache._key import is_secret_key
 
         found = [value for name, value in os.environ.items() if is_secret_key(name) and len(value) >= 8]
+        if self.api_base:  # a base URL may carry user:password, which httpx errors quote
+            with contextlib.suppress(ValueError):
+                password = urlsplit(self.api_base).password
+                if password:
+                    found.append(password)
         return [self.api_key.get_secret_value(), *found] if self.api_key else found
 
 
