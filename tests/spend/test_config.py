@@ -16,6 +16,7 @@ from costroute.spend import (
     MemoryLedger,
     PostgresLedger,
     RedisBudgetStore,
+    SpooledLedger,
     SQLiteBudgetStore,
     SQLiteLedger,
     budget_store_from_config,
@@ -85,8 +86,10 @@ def test_factories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COSTROUTE_HOME", str(tmp_path / "h"))
     assert isinstance(ledger_from_config(LedgerConfig(backend="memory")), MemoryLedger)
     default = ledger_from_config(LedgerConfig())
-    assert isinstance(default, SQLiteLedger)
-    assert default.path == str(tmp_path / "h" / "ledger.sqlite3")
+    assert isinstance(default, SpooledLedger) and isinstance(default.inner, SQLiteLedger)
+    assert default.inner.path == str(tmp_path / "h" / "ledger.sqlite3")
+    assert default.spool.path == tmp_path / "h" / "ledger.sqlite3.spool"
+    assert not default.spool.path.exists()  # created only when a record must wait in it
     assert (tmp_path / "h").stat().st_mode & 0o777 == 0o700
     default.close()
     store = budget_store_from_config(BudgetStoreConfig())
@@ -127,14 +130,18 @@ def test_secrets_not_in_redis_errors() -> None:
 
 
 def test_secrets_not_in_postgres_errors() -> None:
-    from costroute import CostrouteError
+    from costroute import LedgerUnavailable
 
-    with pytest.raises(CostrouteError) as info:
-        PostgresLedger(f"postgresql://user:{SECRET}@127.0.0.1:1/db?connect_timeout=1")
+    ledger = PostgresLedger(f"postgresql://user:{SECRET}@127.0.0.1:1/db?connect_timeout=1")
+    with pytest.raises(LedgerUnavailable) as info:
+        ledger.ready()
     text = str(info.value) + repr(info.value)
-    assert SECRET not in text and "***" in text
-    assert info.value.__cause__ is None or SECRET not in str(info.value.__cause__)
+    assert SECRET not in text and "user@127.0.0.1:1/db" in text
+    assert info.value.__cause__ is not None and SECRET not in str(info.value.__cause__)
     kw = f"host=127.0.0.1 port=1 user=u password={SECRET} connect_timeout=1"
-    with pytest.raises(CostrouteError) as info2:
-        PostgresLedger(kw)
+    with pytest.raises(LedgerUnavailable) as info2:
+        PostgresLedger(kw).ready()
     assert SECRET not in str(info2.value)
+    with pytest.raises(LedgerUnavailable) as info3:  # a DSN psycopg cannot parse
+        PostgresLedger(f"host=127.0.0.1 password={SECRET} junk")
+    assert SECRET not in str(info3.value) + repr(info3.value.__cause__)

@@ -48,12 +48,12 @@ def test_migrations_are_recorded_and_idempotent(tmp_path: Path) -> None:
     first.close()
     again = SQLiteLedger(path)  # reopening does not re-run or lose anything
     store = SQLiteBudgetStore(path)  # both components may share one file
-    assert again.schema_version() == 2 and len(again.records()) == 1
+    assert again.schema_version() == 3 and len(again.records()) == 1
     with sqlite3.connect(path) as conn:
         rows = conn.execute(
             "SELECT component, version FROM costroute_migrations ORDER BY 1"
         ).fetchall()
-    assert rows == [("budgets", 1), ("ledger", 1), ("ledger", 2)]
+    assert rows == [("budgets", 1), ("ledger", 1), ("ledger", 2), ("ledger", 3)]
     again.close()
     store.close()
 
@@ -132,22 +132,43 @@ def test_kill_9_of_a_writer_loses_nothing_acknowledged(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_version_1_ledger_is_migrated_without_losing_records(tmp_path: Path) -> None:
+def _old_ledger(path: Path, version: int) -> None:
+    """A ledger file as version ``version`` of the schema left it, with one record (and, from
+    version 2, one feedback score) written by that version's SQL."""
     from costroute.spend import _sqlite_ledger
     from costroute.spend._sqlite import SQLiteFile
 
+    SQLiteFile(path, component="ledger", migrations=_sqlite_ledger._MIGRATIONS[:version]).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO spend_records (request_id, attempt, ts, model, provider, status, policy,"
+            " tier, difficulty, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens,"
+            " reasoning_tokens, cost_micros, baseline_micros, saved_micros, input_per_mtok,"
+            " output_per_mtok, price_source, latency_ms, tags, prompt_hash, prompt_text, error,"
+            " estimated) VALUES ('req-7', 0, 1793707200000000, 'm', 'p', 'ok', 'default', 'standard',"
+            " NULL, 100, 0, 0, 20, 0, 123, 1000, 877, '0.15', NULL, 'sheet', 1.5, '{\"user\": \"a\"}',"
+            " 'h', NULL, '', 0)"
+        )
+        if version >= 2:
+            conn.execute("INSERT INTO feedback (request_id, score, ts) VALUES ('req-7', 0.5, 0)")
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_old_ledger_is_migrated_without_losing_records(tmp_path: Path, version: int) -> None:
     path = tmp_path / "old.sqlite3"
-    old = SQLiteFile(path, component="ledger", migrations=_sqlite_ledger._MIGRATIONS[:1])
-    old.close()
-    v1 = SQLiteLedger(path)
-    v1.append(make_record(7))
-    v1.close()
-    with sqlite3.connect(path) as conn:  # pretend the feedback migration never ran
-        conn.execute("DROP TABLE feedback")
-        conn.execute("DELETE FROM costroute_migrations WHERE component = 'ledger' AND version = 2")
+    _old_ledger(path, version)
     upgraded = SQLiteLedger(path)
-    assert upgraded.schema_version() == 2
-    assert [r.request_id for r in upgraded.records()] == ["req-7"]
-    upgraded.record_feedback("req-7", 1.0, make_record(7).ts)
-    assert upgraded.feedback() == {"req-7": 1.0}
+    assert upgraded.schema_version() == 3
+    (back,) = upgraded.records()
+    assert (back.request_id, back.model, back.cost_usd, back.tags) == ("req-7", "m", Decimal("0.000123"), {"user": "a"})
+    assert (back.service_tier, back.batch_id, back.role, back.step, back.verdict) == ("default", "", "answer", 0, "")
+    assert back.parent_request_id == "" and back.answer_text is None
+    assert upgraded.feedback() == ({"req-7": 0.5} if version == 2 else {})
+    if version == 2:  # the old score is kept as the application's, about the answering model
+        (entry,) = upgraded.feedback_entries()
+        assert (entry.source, entry.model, entry.score) == ("app", "m", 0.5)
+    upgraded.record_feedback("req-7", 1.0, back.ts, source="judge")
+    assert upgraded.feedback() == ({"req-7": 0.5} if version == 2 else {"req-7": 1.0})
+    upgraded.append(make_record(8, role="verifier", verdict="pass", service_tier="flex"))
+    assert [r.role for r in upgraded.records()] == ["answer", "verifier"]
     upgraded.close()

@@ -1,8 +1,10 @@
 """costroute.spend: the spend ledger and budgets.
 
 * :class:`Ledger` backends (:class:`MemoryLedger`, :class:`SQLiteLedger`,
-  :class:`PostgresLedger`) keep one :class:`SpendRecord` per billed attempt;
-  :class:`SpendView` reads them (``client.spend``).
+  :class:`PostgresLedger`) keep one :class:`SpendRecord` per billed attempt, and
+  :class:`Feedback` labels; a :class:`SpooledLedger` around a database keeps the records it
+  cannot take in a local spool until it is back. :class:`SpendView` reads them
+  (``client.spend``).
 * :class:`Budgets` reserves an estimate before a call and settles the actual cost after, over a
   :class:`BudgetStore` (:class:`MemoryBudgetStore`, :class:`SQLiteBudgetStore`,
   :class:`RedisBudgetStore`).
@@ -28,8 +30,17 @@ from ._keys import BudgetKey, budget_keys, period_bounds
 from ._ledger import Ledger, MemoryLedger, SummaryRow, summarize
 from ._money import from_micros, to_micros
 from ._postgres_ledger import PostgresLedger
-from ._records import SpendRecord, Status, Tags
+from ._records import (
+    Feedback,
+    FeedbackSource,
+    Role,
+    ServiceTier,
+    SpendRecord,
+    Status,
+    Tags,
+)
 from ._redis_store import RedisBudgetStore
+from ._spool import SpooledLedger
 from ._sqlite_ledger import SQLiteLedger
 from ._sqlite_store import SQLiteBudgetStore
 from ._store import BudgetState, BudgetStore, CounterState, MemoryBudgetStore, ReserveOutcome
@@ -45,6 +56,8 @@ __all__ = [
     "BudgetStoreConfig",
     "Budgets",
     "CounterState",
+    "Feedback",
+    "FeedbackSource",
     "Ledger",
     "LedgerConfig",
     "MemoryBudgetStore",
@@ -54,10 +67,13 @@ __all__ = [
     "RedisBudgetStore",
     "Reservation",
     "ReserveOutcome",
+    "Role",
     "SQLiteBudgetStore",
     "SQLiteLedger",
+    "ServiceTier",
     "SpendRecord",
     "SpendView",
+    "SpooledLedger",
     "Status",
     "SummaryRow",
     "Tags",

@@ -62,12 +62,17 @@ class _Frozen(BaseModel):
 
 
 class LedgerConfig(_Frozen):
-    """``ledger:`` — where spend records go. ``path`` defaults to :func:`default_ledger_path`."""
+    """``ledger:`` — where spend records go. ``path`` defaults to :func:`default_ledger_path`.
+
+    ``timeout_s`` bounds every wait on the database (a locked SQLite file, a PostgreSQL server
+    that is down or frozen): past it the operation fails with ``LedgerUnavailable``.
+    """
 
     backend: Literal["memory", "sqlite", "postgres"] = "sqlite"
     path: str | None = None
     dsn: SecretStr | None = None
     store_prompts: bool = False
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 5.0
 
     @model_validator(mode="after")
     def _dsn_for_postgres(self) -> LedgerConfig:

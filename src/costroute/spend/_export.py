@@ -6,14 +6,18 @@ import csv
 import dataclasses
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from ._records import SpendRecord
+from ._records import SpendRecord, Tags
 
-__all__ = ["EXPORT_FIELDS", "export_csv", "export_jsonl", "record_to_dict"]
+__all__ = ["EXPORT_FIELDS", "export_csv", "export_jsonl", "record_from_dict", "record_to_dict"]
 
 EXPORT_FIELDS = tuple(f.name for f in dataclasses.fields(SpendRecord))
+_DECIMALS = frozenset(
+    f.name for f in dataclasses.fields(SpendRecord) if "Decimal" in str(f.type)
+)
 
 
 def record_to_dict(record: SpendRecord) -> dict[str, Any]:
@@ -31,6 +35,24 @@ def record_to_dict(record: SpendRecord) -> dict[str, Any]:
     return out
 
 
+def record_from_dict(data: dict[str, Any]) -> SpendRecord:
+    """The record :func:`record_to_dict` wrote (JSON Lines export, the ledger spool). Keys this
+    version does not know are ignored; missing ones take their defaults."""
+    values: dict[str, Any] = {}
+    for name in EXPORT_FIELDS:
+        if name not in data:
+            continue
+        value = data[name]
+        if name in _DECIMALS and value is not None:
+            value = Decimal(value)
+        elif name == "ts":
+            value = datetime.fromisoformat(value)
+        elif name == "tags":
+            value = Tags(value)
+        values[name] = value
+    return SpendRecord(**values)
+
+
 def export_csv(records: Iterable[SpendRecord], file: TextIO) -> int:
     """Write a header and one row per record (tags as a JSON object). Returns the row count."""
     writer = csv.DictWriter(file, fieldnames=EXPORT_FIELDS, lineterminator="\n")
@@ -39,7 +61,8 @@ def export_csv(records: Iterable[SpendRecord], file: TextIO) -> int:
     for record in records:
         row = record_to_dict(record)
         row["tags"] = json.dumps(row["tags"], sort_keys=True)
-        row["prompt_text"] = "" if row["prompt_text"] is None else row["prompt_text"]
+        for name in ("prompt_text", "answer_text"):
+            row[name] = "" if row[name] is None else row[name]
         writer.writerow(row)
         n += 1
     return n

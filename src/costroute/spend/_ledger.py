@@ -17,21 +17,24 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from ._money import from_micros, is_micros, round_micros, to_micros
-from ._records import SpendRecord, Tags
+from ._records import FEEDBACK_SOURCES, Feedback, FeedbackSource, SpendRecord, Tags
 
 __all__ = [
     "GROUP_FIELDS",
     "Ledger",
     "MemoryLedger",
     "SummaryRow",
+    "answering_model",
     "check_group_by",
+    "check_source",
+    "effective_feedback",
     "group_value",
     "matches",
     "normalize",
     "summarize",
 ]
 
-GROUP_FIELDS = ("model", "policy", "tier", "status", "day", "provider")
+GROUP_FIELDS = ("model", "policy", "tier", "status", "day", "provider", "service_tier", "role")
 _TAG = re.compile(r"^tag:[A-Za-z0-9_.\-]+$")
 
 
@@ -57,13 +60,14 @@ class SummaryRow:
 
 @runtime_checkable
 class Ledger(Protocol):
-    """Where spend records go. Implementations: memory, SQLite, PostgreSQL.
+    """Where spend records go. Implementations: memory, SQLite, PostgreSQL (and
+    :class:`~costroute.spend.SpooledLedger` around a database one).
 
     Every backend failure is raised as :class:`~costroute.LedgerUnavailable` (the backend's own
     error, scrubbed of secrets, as ``__cause__``). ``ready()`` is asked before a provider is
     called: it raises ``LedgerUnavailable`` when a record could not be written now, and is cheap
-    (no round trip) while writes are succeeding. The ``a``-prefixed twins never block an event
-    loop.
+    (no round trip) while writes are succeeding. ``append`` returns only once the record is
+    durable. The ``a``-prefixed twins never block an event loop.
     """
 
     store_prompts: bool
@@ -88,22 +92,54 @@ class Ledger(Protocol):
         """Matching records, oldest first; ``since`` inclusive, ``until`` exclusive."""
         ...
 
+    async def arecords(
+        self, *, since: datetime | None = None, until: datetime | None = None,
+        tags: Mapping[str, str] | None = None, model: str | None = None,
+        policy: str | None = None, limit: int | None = None,
+    ) -> list[SpendRecord]: ...
+
     def summary(
         self, *, group_by: Sequence[str] = (), since: datetime | None = None,
         until: datetime | None = None, tags: Mapping[str, str] | None = None,
         model: str | None = None, policy: str | None = None,
     ) -> list[SummaryRow]:
         """Totals per group (``model``, ``policy``, ``tier``, ``status``, ``day``, ``provider``,
-        ``tag:<name>``), sorted by group values; ``day`` is the UTC date."""
+        ``service_tier``, ``role``, ``tag:<name>``), sorted by group values; ``day`` is the
+        UTC date."""
         ...
 
-    def record_feedback(self, request_id: str, score: float, ts: datetime) -> None:
-        """Keep the quality (0..1) of a request's answer; a later score replaces an earlier one."""
+    async def asummary(
+        self, *, group_by: Sequence[str] = (), since: datetime | None = None,
+        until: datetime | None = None, tags: Mapping[str, str] | None = None,
+        model: str | None = None, policy: str | None = None,
+    ) -> list[SummaryRow]: ...
+
+    def record_feedback(
+        self, request_id: str, score: float, ts: datetime, *, source: FeedbackSource = "app",
+        model: str = "",
+    ) -> None:
+        """Keep the quality (0..1) of a request's answer from ``source``; a later score from the
+        same source replaces an earlier one. ``model`` is the model scored (default: the one
+        that answered the request, as its records say)."""
         ...
+
+    async def arecord_feedback(
+        self, request_id: str, score: float, ts: datetime, *, source: FeedbackSource = "app",
+        model: str = "",
+    ) -> None: ...
 
     def feedback(self) -> dict[str, float]:
-        """Every request's latest feedback score, by request id."""
+        """Every request's effective score, by request id: its ``app`` score if it has one,
+        else its ``judge`` score."""
         ...
+
+    async def afeedback(self) -> dict[str, float]: ...
+
+    def feedback_entries(self) -> list[Feedback]:
+        """Every kept score (both sources), by request id then source."""
+        ...
+
+    async def afeedback_entries(self) -> list[Feedback]: ...
 
     def close(self) -> None: ...
 
@@ -131,9 +167,11 @@ def normalize(record: SpendRecord, *, store_prompts: bool) -> SpendRecord:
     """The record as a ledger keeps it: UTC time, micro-dollar money, read-only tags, prompt text
     only if asked. A record already in that form (as the client builds them) is kept as is."""
     prompt = record.prompt_text if store_prompts else None
+    answer = record.answer_text if store_prompts else None
     if (
         record.ts.tzinfo is timezone.utc and type(record.tags) is Tags and prompt is record.prompt_text
-        and is_micros(record.cost_usd) and is_micros(record.baseline_cost_usd) and is_micros(record.saved_usd)
+        and answer is record.answer_text and is_micros(record.cost_usd)
+        and is_micros(record.baseline_cost_usd) and is_micros(record.saved_usd)
     ):
         return record
     return dataclasses.replace(
@@ -144,7 +182,43 @@ def normalize(record: SpendRecord, *, store_prompts: bool) -> SpendRecord:
         saved_usd=round_micros(record.saved_usd),
         tags=Tags(record.tags),
         prompt_text=prompt,
+        answer_text=answer,
     )
+
+
+def check_source(source: str) -> FeedbackSource:
+    """Validate a feedback source; raises ``ValueError`` naming the bad one."""
+    if source not in FEEDBACK_SOURCES:
+        raise ValueError(f"feedback source must be 'app' or 'judge', not {source!r}")
+    return source
+
+
+def effective_feedback(entries: Iterable[Feedback]) -> dict[str, float]:
+    """The score that counts per request: an ``app`` score overrides a ``judge`` score,
+    whatever the order they were given in."""
+    out: dict[str, float] = {}
+    by_app: set[str] = set()
+    for e in entries:
+        if e.source == "app":
+            out[e.request_id] = e.score
+            by_app.add(e.request_id)
+        elif e.request_id not in by_app:
+            out[e.request_id] = e.score
+    return out
+
+
+def answering_model(records: Iterable[SpendRecord]) -> dict[str, str]:
+    """The model that answered each request: its last successful ``answer`` record's model."""
+    best: dict[str, tuple[int, str]] = {}
+    for r in records:
+        if r.role == "answer" and r.status in _ANSWERED:
+            seen = best.get(r.request_id)
+            if seen is None or r.attempt > seen[0]:
+                best[r.request_id] = (r.attempt, r.model)
+    return {rid: model for rid, (_, model) in best.items()}
+
+
+_ANSWERED = ("ok", "cache_hit", "estimated")
 
 
 def matches(
@@ -218,7 +292,7 @@ class MemoryLedger:
         self._lock = threading.Lock()
         self._records: list[SpendRecord] = []
         self._seen: set[tuple[str, int]] = set()
-        self._feedback: dict[str, float] = {}
+        self._feedback: dict[tuple[str, str], Feedback] = {}
 
     def __repr__(self) -> str:
         return f"MemoryLedger({len(self._records)} records)"
@@ -259,6 +333,13 @@ class MemoryLedger:
         found = self._select(since=since, until=until, tags=tags, model=model, policy=policy)
         return found if limit is None else found[:limit]
 
+    async def arecords(
+        self, *, since: datetime | None = None, until: datetime | None = None,
+        tags: Mapping[str, str] | None = None, model: str | None = None,
+        policy: str | None = None, limit: int | None = None,
+    ) -> list[SpendRecord]:
+        return self.records(since=since, until=until, tags=tags, model=model, policy=policy, limit=limit)
+
     def summary(
         self, *, group_by: Sequence[str] = (), since: datetime | None = None,
         until: datetime | None = None, tags: Mapping[str, str] | None = None,
@@ -268,13 +349,41 @@ class MemoryLedger:
         found = self._select(since=since, until=until, tags=tags, model=model, policy=policy)
         return summarize(found, group_by)
 
-    def record_feedback(self, request_id: str, score: float, ts: datetime) -> None:
+    async def asummary(
+        self, *, group_by: Sequence[str] = (), since: datetime | None = None,
+        until: datetime | None = None, tags: Mapping[str, str] | None = None,
+        model: str | None = None, policy: str | None = None,
+    ) -> list[SummaryRow]:
+        return self.summary(group_by=group_by, since=since, until=until, tags=tags, model=model, policy=policy)
+
+    def record_feedback(
+        self, request_id: str, score: float, ts: datetime, *, source: FeedbackSource = "app",
+        model: str = "",
+    ) -> None:
+        entry = Feedback(request_id, float(score), check_source(source), model, _utc(ts))
         with self._lock:
-            self._feedback[request_id] = float(score)
+            self._feedback[(request_id, source)] = entry
+
+    async def arecord_feedback(
+        self, request_id: str, score: float, ts: datetime, *, source: FeedbackSource = "app",
+        model: str = "",
+    ) -> None:
+        self.record_feedback(request_id, score, ts, source=source, model=model)
 
     def feedback(self) -> dict[str, float]:
+        return effective_feedback(self.feedback_entries())
+
+    async def afeedback(self) -> dict[str, float]:
+        return self.feedback()
+
+    def feedback_entries(self) -> list[Feedback]:
         with self._lock:
-            return dict(self._feedback)
+            entries = sorted(self._feedback.values(), key=lambda e: (e.request_id, e.source))
+            models = answering_model(self._records)
+        return [e if e.model else dataclasses.replace(e, model=models.get(e.request_id, "")) for e in entries]
+
+    async def afeedback_entries(self) -> list[Feedback]:
+        return self.feedback_entries()
 
     def close(self) -> None:
         """Nothing to close."""

@@ -1,24 +1,48 @@
-"""The PostgreSQL ledger (``postgres`` extra: psycopg 3, imported when first constructed)."""
+"""The PostgreSQL ledger (``postgres`` extra: psycopg 3, imported when first constructed).
+
+The constructor does no I/O: the first call (normally the first ``ready()``) connects and
+brings the schema up to date, so a process can start while the database is down and recovers
+when it is back. Every call is bounded by ``timeout_s`` and every failure is
+``LedgerUnavailable`` with no secret anywhere in it (see :mod:`._postgres_io`). Writes are
+group-committed (:mod:`._group`); the async half runs on psycopg's ``AsyncConnection``.
+"""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import SecretStr
 
-from .._errors import CostrouteError
-from ._ledger import SummaryRow
-from ._records import SpendRecord
-from ._redact import redact_url, scrub
-from ._sql import COLUMNS, Dialect, decode, encode, records_query, summary_query, summary_rows
+from ._group import GroupCommitter
+from ._ledger import SummaryRow, check_source
+from ._postgres_io import PgDatabase
+from ._records import Feedback, FeedbackSource, SpendRecord
+from ._sql import (
+    COLUMNS,
+    FEEDBACK_EFFECTIVE,
+    FEEDBACK_ENTRIES,
+    Dialect,
+    decode,
+    effective_from_rows,
+    encode,
+    feedback_from_rows,
+    feedback_upsert,
+    records_query,
+    summary_query,
+    summary_rows,
+)
 
 __all__ = ["PostgresLedger"]
 
-_MIGRATIONS = (
-    """
+
+def _split(script: str) -> tuple[str, ...]:
+    return tuple(s for s in (p.strip() for p in script.split(";")) if s)
+
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _split("""
     CREATE TABLE spend_records (
         id BIGSERIAL PRIMARY KEY,
         request_id TEXT NOT NULL,
@@ -50,17 +74,32 @@ _MIGRATIONS = (
         UNIQUE (request_id, attempt)
     );
     CREATE INDEX spend_records_ts ON spend_records (ts)
-    """,
-    """
+    """),
+    _split("""
     CREATE TABLE feedback (
         request_id TEXT PRIMARY KEY,
         score DOUBLE PRECISION NOT NULL,
         ts TIMESTAMPTZ NOT NULL
     )
-    """,
+    """),
+    # v3: role, cascade step, verdict, parent request, service tier, batch, answer text;
+    # feedback keeps an app and a judge score apart, with the model scored.
+    _split("""
+    ALTER TABLE spend_records
+        ADD COLUMN service_tier TEXT NOT NULL DEFAULT 'default',
+        ADD COLUMN batch_id TEXT NOT NULL DEFAULT '',
+        ADD COLUMN role TEXT NOT NULL DEFAULT 'answer',
+        ADD COLUMN step INTEGER NOT NULL DEFAULT 0,
+        ADD COLUMN verdict TEXT NOT NULL DEFAULT '',
+        ADD COLUMN parent_request_id TEXT NOT NULL DEFAULT '',
+        ADD COLUMN answer_text TEXT;
+    ALTER TABLE feedback
+        ADD COLUMN source TEXT NOT NULL DEFAULT 'app',
+        ADD COLUMN model TEXT NOT NULL DEFAULT '';
+    ALTER TABLE feedback DROP CONSTRAINT feedback_pkey;
+    ALTER TABLE feedback ADD PRIMARY KEY (request_id, source)
+    """),
 )
-
-_LOCK_ID = 0x636F7374  # advisory lock serialising migrations across processes
 
 
 def _ts_in(value: Any) -> datetime:
@@ -88,113 +127,116 @@ _INSERT = (
     f" VALUES ({', '.join('%s::jsonb' if c == 'tags' else '%s' for c in COLUMNS)})"
     " ON CONFLICT (request_id, attempt) DO NOTHING"
 )
+_FEEDBACK_UPSERT = feedback_upsert(_DIALECT)
 
 
 class PostgresLedger:
-    """Spend records in PostgreSQL. One connection, serialised by a lock; safe across threads."""
+    """Spend records in PostgreSQL; safe across threads, processes and hosts.
 
-    def __init__(self, dsn: str | SecretStr, *, store_prompts: bool = False) -> None:
-        try:
-            import psycopg
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "PostgresLedger needs psycopg 3: pip install 'costroute[postgres]'"
-            ) from exc
-        self._psycopg = psycopg
-        self._dsn = dsn.get_secret_value() if isinstance(dsn, SecretStr) else dsn
+    ``timeout_s`` bounds every call; ``group_commit=False`` writes one transaction per append
+    (for comparison: see ``benchmarks/bench_ledger.py``).
+    """
+
+    def __init__(
+        self, dsn: str | SecretStr, *, store_prompts: bool = False, timeout_s: float = 5.0,
+        group_commit: bool = True,
+    ) -> None:
+        secret = dsn.get_secret_value() if isinstance(dsn, SecretStr) else dsn
         self.store_prompts = store_prompts
-        self._lock = threading.Lock()
-        self._conn: Any = None
-        with self._lock:
-            self._run(self._migrate)
-
-    def __repr__(self) -> str:
-        return f"PostgresLedger({redact_url(self._dsn)!r})"
-
-    def _error(self, exc: Exception) -> CostrouteError:
-        return CostrouteError(
-            f"ledger {redact_url(self._dsn)}: {type(exc).__name__}: {scrub(str(exc), self._dsn)}"
+        self._db = PgDatabase(secret, component="ledger", migrations=_MIGRATIONS, timeout_s=timeout_s)
+        self._health = self._db.health
+        self._committer = GroupCommitter(
+            self._write_rows, awrite=self._awrite_rows, max_batch=512 if group_commit else 1
         )
 
-    def _run(self, fn: Any, *args: Any) -> Any:
-        """Run ``fn(conn, *args)`` holding the lock; translate psycopg errors once, here."""
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = self._psycopg.connect(self._dsn, autocommit=True)
-            return fn(self._conn, *args)
-        except self._psycopg.Error as exc:
-            if self._conn is not None and self._conn.broken:
-                self._conn = None
-            raise self._error(exc) from None
+    def __repr__(self) -> str:
+        return f"PostgresLedger({self.identity!r})"
 
-    @staticmethod
-    def _migrate(conn: Any) -> None:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS costroute_migrations ("
-                " component TEXT NOT NULL, version INTEGER NOT NULL,"
-                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
-                " PRIMARY KEY (component, version))"
-            )
-            row = conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM costroute_migrations"
-                " WHERE component = 'ledger'"
-            ).fetchone()
-            for version, script in enumerate(_MIGRATIONS, start=1):
-                if version > row[0]:
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(
-                        "INSERT INTO costroute_migrations (component, version)"
-                        " VALUES ('ledger', %s)", (version,),
-                    )
+    @property
+    def identity(self) -> str:
+        """``user@host:port/db``: the database, without its password."""
+        return self._db.identity
+
+    @property
+    def spool_name(self) -> str:
+        """The file name of this database's spool: ``ledger-spool-<hash of user/host/db>.jsonl``."""
+        return self._db.spool_name
 
     def schema_version(self) -> int:
-        with self._lock:
-            row = self._run(
-                lambda c: c.execute(
-                    "SELECT MAX(version) FROM costroute_migrations WHERE component = 'ledger'"
-                ).fetchone()
-            )
-        return int(row[0])
+        sql = "SELECT COALESCE(MAX(version), 0) FROM costroute_migrations WHERE component = 'ledger'"
+        return int(self._db.run("read the schema version", lambda c: c.execute(sql).fetchone()[0]))
 
-    # Interim: the async half calls the sync operation and ready() checks nothing yet; the
-    # ledger work of the "one request loop" issue replaces both (non-blocking I/O, a real probe).
+    # -- ready and writes -------------------------------------------------------------------
+    def _probe(self) -> None:
+        self._db.run("reach the database", lambda c: c.execute("SELECT 1").fetchone())
+        self._health.succeeded()
+
+    async def _aprobe(self) -> None:
+        async def select_one(c: Any) -> Any:
+            return await (await c.execute("SELECT 1")).fetchone()
+
+        await self._db.arun("reach the database", select_one)
+        self._health.succeeded()
+
     def ready(self) -> None:
-        """Whether a record could be written now (interim: assumed)."""
+        """Raises ``LedgerUnavailable`` unless a record could be written now: nothing to do
+        while recent writes succeeded (and the server did not hang up on the idle connection),
+        else a connect + ``SELECT 1`` within ``timeout_s``."""
+        if self._db.hung_up():
+            self._health.stale()
+        self._health.gate(self._probe)
 
     async def aready(self) -> None:
-        self.ready()
+        if self._db.ahung_up():
+            self._health.stale()
+        await self._health.agate(self._aprobe)
 
-    async def aappend(self, record: SpendRecord) -> None:
-        self.append_many([record])
+    def _write_rows(self, rows: list[Any]) -> None:
+        def insert(conn: Any) -> None:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(_INSERT, rows)
 
-    async def aappend_many(self, records: Iterable[SpendRecord]) -> None:
-        self.append_many(records)
+        self._db.run("write records", insert)
+        self._health.succeeded()
 
-    async def aclose(self) -> None:
-        self.close()
+    async def _awrite_rows(self, rows: list[Any]) -> None:
+        async def insert(conn: Any) -> None:
+            async with conn.transaction(), conn.cursor() as cur:
+                await cur.executemany(_INSERT, rows)
+
+        await self._db.arun("write records", insert)
+        self._health.succeeded()
+
+    def _rows(self, records: Iterable[SpendRecord]) -> list[Any]:
+        return [encode(r, _DIALECT, store_prompts=self.store_prompts) for r in records]
 
     def append(self, record: SpendRecord) -> None:
         self.append_many([record])
 
     def append_many(self, records: Iterable[SpendRecord]) -> None:
-        rows = [encode(r, _DIALECT, store_prompts=self.store_prompts) for r in records]
-        if not rows:
-            return
+        rows = self._rows(records)
+        if rows:
+            self._health.check_backoff()
+            self._committer.submit(rows)
 
-        def write(conn: Any) -> None:
-            with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(_INSERT, rows)
+    async def aappend(self, record: SpendRecord) -> None:
+        await self.aappend_many([record])
 
-        with self._lock:
-            self._run(write)
+    async def aappend_many(self, records: Iterable[SpendRecord]) -> None:
+        rows = self._rows(records)
+        if rows:
+            self._health.check_backoff()
+            await self._committer.asubmit(rows)
 
-    def _fetch(self, sql: str, params: list[Any]) -> list[Any]:
-        with self._lock:
-            return self._run(lambda c: c.execute(sql, params).fetchall())  # type: ignore[no-any-return]
+    # -- reads ------------------------------------------------------------------------------
+    def _fetch(self, what: str, sql: str, params: Sequence[Any]) -> list[Any]:
+        return self._db.run(what, lambda c: c.execute(sql, params).fetchall())
+
+    async def _afetch(self, what: str, sql: str, params: Sequence[Any]) -> list[Any]:
+        async def fetch(c: Any) -> list[Any]:
+            return await (await c.execute(sql, params)).fetchall()  # type: ignore[no-any-return]
+
+        return await self._db.arun(what, fetch)
 
     def records(
         self, *, since: datetime | None = None, until: datetime | None = None,
@@ -204,7 +246,17 @@ class PostgresLedger:
         sql, params = records_query(
             _DIALECT, since=since, until=until, tags=tags, model=model, policy=policy, limit=limit
         )
-        return [decode(row, _DIALECT) for row in self._fetch(sql, params)]
+        return [decode(row, _DIALECT) for row in self._fetch("read records", sql, params)]
+
+    async def arecords(
+        self, *, since: datetime | None = None, until: datetime | None = None,
+        tags: Mapping[str, str] | None = None, model: str | None = None,
+        policy: str | None = None, limit: int | None = None,
+    ) -> list[SpendRecord]:
+        sql, params = records_query(
+            _DIALECT, since=since, until=until, tags=tags, model=model, policy=policy, limit=limit
+        )
+        return [decode(row, _DIALECT) for row in await self._afetch("read records", sql, params)]
 
     def summary(
         self, *, group_by: Sequence[str] = (), since: datetime | None = None,
@@ -215,20 +267,58 @@ class PostgresLedger:
             _DIALECT, group_by=group_by, since=since, until=until, tags=tags, model=model,
             policy=policy,
         )
-        return summary_rows(self._fetch(sql, params), tuple(group_by))
+        return summary_rows(self._fetch("summarise records", sql, params), tuple(group_by))
 
-    def record_feedback(self, request_id: str, score: float, ts: datetime) -> None:
-        sql = ("INSERT INTO feedback (request_id, score, ts) VALUES (%s, %s, %s)"
-               " ON CONFLICT (request_id) DO UPDATE SET score = EXCLUDED.score, ts = EXCLUDED.ts")
-        with self._lock:
-            self._run(lambda c: c.execute(sql, (request_id, float(score), ts)))
+    async def asummary(
+        self, *, group_by: Sequence[str] = (), since: datetime | None = None,
+        until: datetime | None = None, tags: Mapping[str, str] | None = None,
+        model: str | None = None, policy: str | None = None,
+    ) -> list[SummaryRow]:
+        sql, params = summary_query(
+            _DIALECT, group_by=group_by, since=since, until=until, tags=tags, model=model,
+            policy=policy,
+        )
+        return summary_rows(await self._afetch("summarise records", sql, params), tuple(group_by))
+
+    # -- feedback ---------------------------------------------------------------------------
+    def _feedback_params(
+        self, request_id: str, score: float, ts: datetime, source: str, model: str
+    ) -> tuple[Any, ...]:
+        return (request_id, check_source(source), float(score), _ts_out(ts), model)
+
+    def record_feedback(
+        self, request_id: str, score: float, ts: datetime, *, source: FeedbackSource = "app",
+        model: str = "",
+    ) -> None:
+        params = self._feedback_params(request_id, score, ts, source, model)
+        self._db.run("write feedback", lambda c: c.execute(_FEEDBACK_UPSERT, params))
+
+    async def arecord_feedback(
+        self, request_id: str, score: float, ts: datetime, *, source: FeedbackSource = "app",
+        model: str = "",
+    ) -> None:
+        params = self._feedback_params(request_id, score, ts, source, model)
+
+        async def upsert(c: Any) -> None:
+            await c.execute(_FEEDBACK_UPSERT, params)
+
+        await self._db.arun("write feedback", upsert)
 
     def feedback(self) -> dict[str, float]:
-        rows = self._fetch("SELECT request_id, score FROM feedback", [])
-        return {str(r[0]): float(r[1]) for r in rows}
+        return effective_from_rows(self._fetch("read feedback", FEEDBACK_EFFECTIVE, ()))
 
+    async def afeedback(self) -> dict[str, float]:
+        return effective_from_rows(await self._afetch("read feedback", FEEDBACK_EFFECTIVE, ()))
+
+    def feedback_entries(self) -> list[Feedback]:
+        return feedback_from_rows(self._fetch("read feedback", FEEDBACK_ENTRIES, ()), _DIALECT)
+
+    async def afeedback_entries(self) -> list[Feedback]:
+        return feedback_from_rows(await self._afetch("read feedback", FEEDBACK_ENTRIES, ()), _DIALECT)
+
+    # -- closing ----------------------------------------------------------------------------
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._db.close()
+
+    async def aclose(self) -> None:
+        await self._db.aclose()

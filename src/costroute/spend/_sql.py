@@ -15,13 +15,18 @@ from typing import Any
 
 from ._ledger import SummaryRow, check_group_by, row_from
 from ._money import from_micros, to_micros
-from ._records import SpendRecord, Tags
+from ._records import Feedback, SpendRecord, Tags
 
 __all__ = [
     "COLUMNS",
+    "FEEDBACK_EFFECTIVE",
+    "FEEDBACK_ENTRIES",
     "Dialect",
     "decode",
+    "effective_from_rows",
     "encode",
+    "feedback_from_rows",
+    "feedback_upsert",
     "micros_from_utc",
     "records_query",
     "summary_query",
@@ -34,7 +39,8 @@ COLUMNS = (
     "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
     "reasoning_tokens", "cost_micros", "baseline_micros", "saved_micros", "input_per_mtok",
     "output_per_mtok", "price_source", "latency_ms", "tags", "prompt_hash", "prompt_text",
-    "error", "estimated",
+    "error", "estimated", "service_tier", "batch_id", "role", "step", "verdict",
+    "parent_request_id", "answer_text",
 )
 
 
@@ -65,6 +71,8 @@ def encode(record: SpendRecord, d: Dialect, *, store_prompts: bool) -> tuple[Any
         None if r.output_per_mtok is None else d.decimal_out(r.output_per_mtok),
         r.price_source, r.latency_ms, d.tags_out(json.dumps(dict(r.tags), sort_keys=True)),
         r.prompt_hash, r.prompt_text if store_prompts else None, r.error, bool(r.estimated),
+        r.service_tier, r.batch_id, r.role, int(r.step), r.verdict, r.parent_request_id,
+        r.answer_text if store_prompts else None,
     )
 
 
@@ -83,6 +91,8 @@ def decode(row: Sequence[Any], d: Dialect) -> SpendRecord:
         output_per_mtok=_dec(v["output_per_mtok"]), price_source=v["price_source"],
         latency_ms=float(v["latency_ms"]), tags=Tags(tags), prompt_hash=v["prompt_hash"],
         prompt_text=v["prompt_text"], error=v["error"], estimated=bool(v["estimated"]),
+        service_tier=v["service_tier"], batch_id=v["batch_id"], role=v["role"], step=int(v["step"]),
+        verdict=v["verdict"], parent_request_id=v["parent_request_id"], answer_text=v["answer_text"],
     )
 
 
@@ -190,3 +200,38 @@ def micros_from_utc(ts: datetime) -> int:
         raise ValueError("timestamps must be timezone-aware")
     delta = ts - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+# -- feedback: both dialects ------------------------------------------------------------------
+_ANSWER_MODEL = (
+    "SELECT r.model FROM spend_records r WHERE r.request_id = f.request_id AND r.role = 'answer'"
+    " AND r.status IN ('ok', 'cache_hit', 'estimated') ORDER BY r.attempt DESC LIMIT 1"
+)
+FEEDBACK_ENTRIES = (
+    f"SELECT f.request_id, f.score, f.source, f.model, f.ts, COALESCE(({_ANSWER_MODEL}), '')"
+    " FROM feedback f ORDER BY f.request_id, f.source"
+)
+# judge scores first, so that an app score read later overrides them
+FEEDBACK_EFFECTIVE = "SELECT request_id, score FROM feedback ORDER BY (source = 'app'), request_id"
+
+
+def feedback_upsert(d: Dialect) -> str:
+    p = d.ph
+    return (
+        f"INSERT INTO feedback (request_id, source, score, ts, model) VALUES ({p}, {p}, {p}, {p}, {p})"
+        " ON CONFLICT (request_id, source) DO UPDATE SET score = excluded.score, ts = excluded.ts,"
+        " model = excluded.model"
+    )
+
+
+def feedback_from_rows(rows: Sequence[Sequence[Any]], d: Dialect) -> list[Feedback]:
+    """Rows of :data:`FEEDBACK_ENTRIES` as feedback entries (the model read from the answer
+    record when none was given)."""
+    return [
+        Feedback(str(r[0]), float(r[1]), r[2], str(r[3] or r[5]), d.ts_in(r[4])) for r in rows
+    ]
+
+
+def effective_from_rows(rows: Sequence[Sequence[Any]]) -> dict[str, float]:
+    """Rows of :data:`FEEDBACK_EFFECTIVE` as ``{request_id: score}``."""
+    return {str(r[0]): float(r[1]) for r in rows}

@@ -1,22 +1,39 @@
-"""The SQLite ledger: the embedded default (see :func:`default_ledger_path`)."""
+"""The SQLite ledger: the embedded default (see :func:`default_ledger_path`).
+
+Writes are group-committed (:mod:`._group`); every wait on the file is bounded by ``timeout_s``
+(another process holding the write lock longer makes the write fail with
+``LedgerUnavailable``). The async methods run on one worker thread per ledger, so an event loop
+never waits on the file.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from .._errors import CostrouteError
+from .._errors import LedgerUnavailable
 from ._config import default_ledger_path
-from ._ledger import SummaryRow
-from ._records import SpendRecord
+from ._group import GroupCommitter
+from ._health import Health
+from ._ledger import SummaryRow, check_source
+from ._records import Feedback, FeedbackSource, SpendRecord
 from ._sql import (
     COLUMNS,
+    FEEDBACK_EFFECTIVE,
+    FEEDBACK_ENTRIES,
     Dialect,
     decode,
+    effective_from_rows,
     encode,
+    feedback_from_rows,
+    feedback_upsert,
     micros_from_utc,
     records_query,
     summary_query,
@@ -27,7 +44,9 @@ from ._sqlite import SQLiteFile
 
 __all__ = ["SQLiteLedger"]
 
-_MIGRATIONS = (
+T = TypeVar("T")
+
+_MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     """
     CREATE TABLE spend_records (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,6 +87,29 @@ _MIGRATIONS = (
         ts INTEGER NOT NULL
     )
     """,
+    # v3: what each call was for (role, cascade step, verdict, parent request), the service
+    # tier and batch it ran on, the answer text; feedback keeps an app and a judge score apart,
+    # with the model scored.
+    """
+    ALTER TABLE spend_records ADD COLUMN service_tier TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE spend_records ADD COLUMN batch_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE spend_records ADD COLUMN role TEXT NOT NULL DEFAULT 'answer';
+    ALTER TABLE spend_records ADD COLUMN step INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE spend_records ADD COLUMN verdict TEXT NOT NULL DEFAULT '';
+    ALTER TABLE spend_records ADD COLUMN parent_request_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE spend_records ADD COLUMN answer_text TEXT;
+    CREATE TABLE feedback_v3 (
+        request_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        score REAL NOT NULL,
+        ts INTEGER NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (request_id, source)
+    );
+    INSERT INTO feedback_v3 (request_id, source, score, ts) SELECT request_id, 'app', score, ts FROM feedback;
+    DROP TABLE feedback;
+    ALTER TABLE feedback_v3 RENAME TO feedback
+    """,
 )
 
 
@@ -89,22 +131,36 @@ _INSERT = (
     f"INSERT OR IGNORE INTO spend_records ({', '.join(COLUMNS)})"
     f" VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
+_FEEDBACK_UPSERT = feedback_upsert(_DIALECT)
 
 
 class SQLiteLedger:
-    """Spend records in a SQLite file: WAL, ``BEGIN IMMEDIATE`` writes, 0600, many processes."""
+    """Spend records in a SQLite file: WAL, ``BEGIN IMMEDIATE`` writes, 0600, many processes.
+
+    ``timeout_s`` bounds every wait for the file's write lock; ``group_commit=False`` writes one
+    transaction per append (for comparison: see ``benchmarks/bench_ledger.py``).
+    """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, store_prompts: bool = False
+        self, path: str | os.PathLike[str] | None = None, *, store_prompts: bool = False,
+        timeout_s: float = 5.0, group_commit: bool = True,
     ) -> None:
         self.store_prompts = store_prompts
+        self._timeout = float(timeout_s)
+        target = default_ledger_path() if path is None else path
         try:
             self._db = SQLiteFile(
-                default_ledger_path() if path is None else path,
-                component="ledger", migrations=_MIGRATIONS,
+                target, component="ledger", migrations=_MIGRATIONS, busy_timeout_s=self._timeout
             )
-        except sqlite3.Error as exc:
-            raise CostrouteError(f"cannot open the ledger {path}: {exc}") from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise LedgerUnavailable(f"cannot open the ledger {target}: {exc}") from exc
+        self._health = Health()
+        self._health.succeeded()  # the migration check just wrote to the file
+        self._worker_lock = threading.Lock()
+        self._worker: ThreadPoolExecutor | None = None
+        self._committer = GroupCommitter(
+            self._write_rows, run_in_worker=self._in_worker, max_batch=512 if group_commit else 1
+        )
 
     def __repr__(self) -> str:
         return f"SQLiteLedger({str(self._db.path)!r})"
@@ -114,35 +170,82 @@ class SQLiteLedger:
         return str(self._db.path)
 
     def schema_version(self) -> int:
-        return self._db.schema_version()
+        with self._guard("read the schema version"):
+            return self._db.schema_version()
 
-    # Interim: the async half calls the sync operation and ready() checks nothing yet; the
-    # ledger work of the "one request loop" issue replaces both (non-blocking I/O, a real probe).
+    # -- plumbing ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """The one place SQLite's errors become ``LedgerUnavailable``."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            error = LedgerUnavailable(f"ledger {self.path}: cannot {what}: {exc}")
+            self._health.failed(error)
+            raise error from exc
+
+    def _in_worker(self, fn: Callable[[], Any]) -> None:
+        self._executor().submit(fn)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._worker_lock:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(1, thread_name_prefix="costroute-ledger")
+            return self._worker
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the ledger's worker thread; the event loop goes on meanwhile."""
+        return await asyncio.wrap_future(self._executor().submit(fn))
+
+    def _refuse_if_closed(self) -> None:
+        if self._db.closed:  # a closed ledger is a programming error, not an outage
+            raise RuntimeError(f"{self.path} is closed")
+
+    # -- writes -----------------------------------------------------------------------------
+    def _probe(self) -> None:
+        with self._guard("take the write lock"), self._db.write():
+            pass
+        self._health.succeeded()
+
     def ready(self) -> None:
-        """Whether a record could be written now (interim: assumed)."""
+        """Raises ``LedgerUnavailable`` unless a record could be written now: nothing to do
+        while recent writes succeeded, else whether the write lock can be taken within
+        ``timeout_s``."""
+        self._health.gate(self._probe)
 
     async def aready(self) -> None:
-        self.ready()
+        if not self._health.fresh():
+            await self._call(self.ready)
 
-    async def aappend(self, record: SpendRecord) -> None:
-        self.append_many([record])
+    def _write_rows(self, rows: list[Any]) -> None:
+        with self._guard("write records"), self._db.write() as conn:
+            conn.executemany(_INSERT, rows)
+        self._health.succeeded()
 
-    async def aappend_many(self, records: Iterable[SpendRecord]) -> None:
-        self.append_many(records)
-
-    async def aclose(self) -> None:
-        self.close()
+    def _rows(self, records: Iterable[SpendRecord]) -> list[Any]:
+        return [encode(r, _DIALECT, store_prompts=self.store_prompts) for r in records]
 
     def append(self, record: SpendRecord) -> None:
         self.append_many([record])
 
     def append_many(self, records: Iterable[SpendRecord]) -> None:
-        rows = [encode(r, _DIALECT, store_prompts=self.store_prompts) for r in records]
-        if not rows:
-            return
-        with self._db.write() as conn:
-            conn.executemany(_INSERT, rows)
+        rows = self._rows(records)
+        if rows:
+            self._refuse_if_closed()
+            self._health.check_backoff()
+            self._committer.submit(rows)
 
+    async def aappend(self, record: SpendRecord) -> None:
+        await self.aappend_many([record])
+
+    async def aappend_many(self, records: Iterable[SpendRecord]) -> None:
+        rows = self._rows(records)
+        if rows:
+            self._refuse_if_closed()
+            self._health.check_backoff()
+            await self._committer.asubmit(rows)
+
+    # -- reads ------------------------------------------------------------------------------
     def records(
         self, *, since: datetime | None = None, until: datetime | None = None,
         tags: Mapping[str, str] | None = None, model: str | None = None,
@@ -151,7 +254,17 @@ class SQLiteLedger:
         sql, params = records_query(
             _DIALECT, since=since, until=until, tags=tags, model=model, policy=policy, limit=limit
         )
-        return [decode(row, _DIALECT) for row in self._db.connection().execute(sql, params)]
+        with self._guard("read records"):
+            return [decode(row, _DIALECT) for row in self._db.connection().execute(sql, params)]
+
+    async def arecords(
+        self, *, since: datetime | None = None, until: datetime | None = None,
+        tags: Mapping[str, str] | None = None, model: str | None = None,
+        policy: str | None = None, limit: int | None = None,
+    ) -> list[SpendRecord]:
+        return await self._call(lambda: self.records(
+            since=since, until=until, tags=tags, model=model, policy=policy, limit=limit
+        ))
 
     def summary(
         self, *, group_by: Sequence[str] = (), since: datetime | None = None,
@@ -162,20 +275,61 @@ class SQLiteLedger:
             _DIALECT, group_by=group_by, since=since, until=until, tags=tags, model=model,
             policy=policy,
         )
-        rows = self._db.connection().execute(sql, params).fetchall()
+        with self._guard("summarise records"):
+            rows = self._db.connection().execute(sql, params).fetchall()
         return summary_rows(rows, tuple(group_by))
 
-    def record_feedback(self, request_id: str, score: float, ts: datetime) -> None:
-        with self._db.write() as conn:
-            conn.execute(
-                "INSERT INTO feedback (request_id, score, ts) VALUES (?, ?, ?)"
-                " ON CONFLICT (request_id) DO UPDATE SET score = excluded.score, ts = excluded.ts",
-                (request_id, float(score), micros_from_utc(ts)),
-            )
+    async def asummary(
+        self, *, group_by: Sequence[str] = (), since: datetime | None = None,
+        until: datetime | None = None, tags: Mapping[str, str] | None = None,
+        model: str | None = None, policy: str | None = None,
+    ) -> list[SummaryRow]:
+        return await self._call(lambda: self.summary(
+            group_by=group_by, since=since, until=until, tags=tags, model=model, policy=policy
+        ))
+
+    # -- feedback ---------------------------------------------------------------------------
+    def record_feedback(
+        self, request_id: str, score: float, ts: datetime, *, source: FeedbackSource = "app",
+        model: str = "",
+    ) -> None:
+        params = (request_id, check_source(source), float(score), micros_from_utc(ts), model)
+        with self._guard("write feedback"), self._db.write() as conn:
+            conn.execute(_FEEDBACK_UPSERT, params)
+
+    async def arecord_feedback(
+        self, request_id: str, score: float, ts: datetime, *, source: FeedbackSource = "app",
+        model: str = "",
+    ) -> None:
+        check_source(source)
+        await self._call(lambda: self.record_feedback(request_id, score, ts, source=source, model=model))
 
     def feedback(self) -> dict[str, float]:
-        rows = self._db.connection().execute("SELECT request_id, score FROM feedback").fetchall()
-        return {str(r[0]): float(r[1]) for r in rows}
+        with self._guard("read feedback"):
+            return effective_from_rows(self._db.connection().execute(FEEDBACK_EFFECTIVE).fetchall())
 
+    async def afeedback(self) -> dict[str, float]:
+        return await self._call(self.feedback)
+
+    def feedback_entries(self) -> list[Feedback]:
+        with self._guard("read feedback"):
+            rows = self._db.connection().execute(FEEDBACK_ENTRIES).fetchall()
+        return feedback_from_rows(rows, _DIALECT)
+
+    async def afeedback_entries(self) -> list[Feedback]:
+        return await self._call(self.feedback_entries)
+
+    # -- closing ----------------------------------------------------------------------------
     def close(self) -> None:
+        with self._worker_lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.shutdown(wait=True)
+        self._db.close()
+
+    async def aclose(self) -> None:
+        with self._worker_lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            await asyncio.get_running_loop().run_in_executor(None, worker.shutdown)
         self._db.close()
