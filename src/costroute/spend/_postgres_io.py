@@ -249,7 +249,7 @@ class PgDatabase:
         lock = self._async_lock(loop)
         try:
             await asyncio.wait_for(lock.acquire(), self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             busy = self._busy(what)
         else:
             try:
