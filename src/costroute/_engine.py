@@ -20,17 +20,16 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+from ._accounting import Books
 from ._catalog import Catalog, ResolvedPolicy
-from ._errors import ProviderError, ProviderResponseError, RequestValidationError, UnknownModelPriceError
-from ._frozen import thaw
-from ._types import RouteInfo
+from ._errors import ProviderError, RequestValidationError, UnknownModelPriceError
 from ._validate import validate_messages, validate_params, validate_tags, validate_timeout
-from .cache import UNCANONICAL, CacheEntry, CanonicalRequest, ResponseCache, canonicalize
+from .cache import UNCANONICAL, CanonicalRequest, ResponseCache, canonicalize
 from .policies import CostrouteConfig
-from .pricing._cost import cost_of, estimate_cost, usage_from_openai
+from .pricing._cost import cost_of, estimate_cost
 from .pricing._registry import PriceRegistry
-from .pricing._sheet import PriceSheet, Usage
-from .providers import Completer, ProviderCall, copy_response, response_from_dict
+from .pricing._sheet import Usage
+from .providers import Completer, ProviderCall
 from .providers._table import provider_rules
 from .router._classifier import Classification
 from .router._media import MediaPart, media_parts, media_upper_bound
@@ -44,14 +43,10 @@ from .router._select import (
     select,
 )
 from .router._tokens import IMAGE_TOKENS, count_message_tokens, default_counter, image_parts
-from .spend import Budgets, SpendRecord, Tags
-from .spend._money import round_micros
+from .spend import Budgets, Tags
 
 __all__ = ["Engine", "Plan"]
 
-
-#: Cached answers up to this size keep a built response object to copy on each hit.
-_ANSWER_BYTES = 64 * 1024
 
 #: Parameters costroute consumes itself; everything else passes through to the provider.
 _OWN = frozenset({"messages", "model", "policy", "tags", "stream", "cache", "cache_namespace", "timeout",
@@ -80,9 +75,12 @@ class Plan:
     timeout: float | None = None  # the caller's per-request timeout, in seconds
     media: tuple[MediaPart, ...] = ()
     service_tier: str = "default"  # the tier asked for: flex (deferrable), priority, batch
+    role: str = "answer"  # why its calls are made (a cascade's steps and verifiers, a shadow call...)
+    step: int = 0  # its place in a cascade
+    parent_request_id: str = ""  # the user's request a learning call (shadow, judge) was made for
 
 
-class Engine:
+class Engine(Books):
     """Routing, pricing and accounting for one client. Thread-safe: it holds no per-request state."""
 
     def __init__(
@@ -104,7 +102,7 @@ class Engine:
         self.cache = cache
         self._decisions: _Memo[tuple[Any, ...], tuple[Decision, RequestNeeds, tuple[str, ...]]] = _Memo(4096)
         # what replaying a cached entry costs, and its response object, computed once per entry
-        # (response objects only for entries up to _ANSWER_BYTES: at most 256 x 64 KiB held)
+        # (response objects only for entries up to ANSWER_BYTES: at most 256 x 64 KiB held)
         self._replayed: _Memo[tuple[Any, ...], tuple[Usage, Decimal, Decimal]] = _Memo(1024)
         self._answers: _Memo[tuple[Any, ...], Any] = _Memo(256)
         self._now = clock or (lambda: datetime.now(timezone.utc))
@@ -321,169 +319,8 @@ class Engine:
         options.sort(key=lambda c: (-c.quality, self.worst_case(plan, c.name), c.name))
         return [c.name for c in options]
 
-    def finish(self, plan: Plan, model: str, attempt: int, usage_block: Any, started: float,
-               *, response: Any = None, tier: str | None = None) -> tuple[RouteInfo, SpendRecord]:
-        """Price a completed attempt from the provider's usage (estimated from the answer's text
-        when the provider sent none), at the tier that served it (an OpenAI response says which):
-        what the request tells its caller, and its record."""
-        candidate = self.candidate(plan, model, _served(response, tier or self.tier_for(plan, model)))
-        usage = usage_from_openai(usage_block, candidate.provider) if usage_block is not None else None
-        if usage is None:
-            output = default_counter().count(_answer_text(response)) if response is not None else 0
-            usage = Usage(input_tokens=plan.needs.input_tokens, output_tokens=output)
-            return self._account(plan, candidate, attempt, usage, started, estimated=True, status="estimated")
-        return self._account(plan, candidate, attempt, usage, started, estimated=False, status="ok")
-
-    def finish_estimated(self, plan: Plan, model: str, attempt: int, output_text: str, started: float,
-                         *, status: str, tier: str | None = None) -> tuple[RouteInfo, SpendRecord]:
-        """Account for a stream that ended before its usage arrived: estimated tokens, never $0."""
-        usage = Usage(input_tokens=plan.needs.input_tokens, output_tokens=default_counter().count(output_text))
-        return self._account(plan, self.candidate(plan, model, tier), attempt, usage, started, estimated=True,
-                             status=status)
-
-    def _account(self, plan: Plan, candidate: Candidate, attempt: int, usage: Usage, started: float,
-                 *, estimated: bool, status: str) -> tuple[RouteInfo, SpendRecord]:
-        model = candidate.name
-        assert candidate.sheet is not None  # routing never picks an unpriced model
-        cost = cost_of(candidate.sheet, usage)
-        baseline = cost_of(plan.policy.baseline, usage)
-        latency = (time.perf_counter() - started) * 1000
-        if estimated and status == "ok":
-            status = "estimated"
-        record = self._record(plan, model, attempt, usage, cost, baseline, baseline - cost, latency, status=status,
-                              estimated=estimated, sheet=candidate.sheet)
-        d = plan.decision
-        tier = d.tier if model == d.model else self._tier_of(candidate.quality)
-        info = RouteInfo(
-            request_id=plan.request_id, policy=plan.policy.name, difficulty=d.difficulty, label=d.label,
-            tier=tier, model=model, cost_usd=cost, baseline_cost_usd=baseline, cache_hit=False,
-            attempts=attempt, pinned=d.pinned, latency_ms=latency, usage=usage, saved_usd=baseline - cost,
-            estimated=estimated, decision=d, service_tier=candidate.service_tier,
-        )
-        return info, record
-
-    def served_from_cache(self, plan: Plan, entry: CacheEntry) -> tuple[RouteInfo, SpendRecord]:
-        """Account for an answer replayed from the cache: nothing billed, the tokens marked, and
-        ``saved_usd`` what the model routing chose would have cost."""
-        candidate = self.catalog.candidate(entry.model)
-        memo_key = (_identity(entry), plan.decision.model, plan.policy.name)
-        priced = self._replayed.get(memo_key)
-        if priced is None:
-            usage = usage_from_openai(entry.usage, candidate.provider)
-            chosen = self.catalog.candidate(plan.decision.model)
-            would_have = cost_of(chosen.sheet, usage) if chosen.sheet is not None else Decimal(0)
-            priced = (usage, would_have, cost_of(plan.policy.baseline, usage))
-            self._replayed.put(memo_key, priced)
-        usage, would_have, baseline = priced
-        if usage.extra:  # the memo's Usage is shared: its one mutable part is copied per hit
-            usage = replace(usage, extra=dict(usage.extra))
-        latency = (time.perf_counter() - plan.started) * 1000
-        record = self._record(plan, entry.model, 0, usage, Decimal(0), baseline, would_have, latency,
-                              status="cache_hit")
-        d = plan.decision
-        info = RouteInfo(
-            request_id=plan.request_id, policy=plan.policy.name, difficulty=d.difficulty, label=d.label,
-            tier=d.tier if entry.model == d.model else self._tier_of(entry.model_quality), model=entry.model,
-            cost_usd=Decimal(0), baseline_cost_usd=baseline, cache_hit=True, attempts=0, pinned=d.pinned,
-            latency_ms=latency, usage=usage, saved_usd=would_have, decision=d,
-        )
-        return info, record
-
-    def cached_answer(self, entry: CacheEntry) -> Any:
-        """A fresh response object for a cached entry: built once per entry, then copied."""
-        if not 0 < entry.size_bytes <= _ANSWER_BYTES:
-            return response_from_dict(thaw(entry.response))  # large (or unsized): built for this hit only
-        identity = _identity(entry)
-        built = self._answers.get(identity)
-        if built is None:
-            built = response_from_dict(thaw(entry.response))
-            self._answers.put(identity, built)
-        return copy_response(built)
-
-    def _tier_of(self, quality: float) -> str:
-        tiers = self.config.tiers
-        met = [t for t in tiers if tiers[t] <= quality]
-        return max(met, key=lambda t: tiers[t]) if met else min(tiers, key=lambda t: tiers[t])
-
-    def failed(self, plan: Plan, model: str, attempt: int, exc: BaseException,
-               started: float, tier: str | None = None) -> tuple[SpendRecord, Decimal]:
-        """The record of a failed attempt and what it may have been billed. Nothing, unless the
-        provider may have done the work: an answer that arrived but could not be read is billed
-        its prompt; a timeout after the request went out, or a cancellation, its prompt and the
-        whole answer cap (``n`` answers): what the provider may have produced. Never $0 then."""
-        status = "error" if isinstance(exc, Exception) else "cancelled"
-        latency = (time.perf_counter() - started) * 1000
-        usage, cost = Usage(), Decimal(0)
-        candidate = self.candidate(plan, model, tier)
-        sheet = candidate.sheet
-        if sheet is not None and _maybe_billed(exc):
-            if isinstance(exc, ProviderResponseError):
-                usage = Usage(input_tokens=plan.needs.input_tokens)
-            else:
-                cap = (self._answer_cap(plan, candidate) or plan.needs.output_tokens) * int(plan.params.get("n") or 1)
-                usage = Usage(input_tokens=self.prompt_bound(plan, model), output_tokens=cap)
-            cost = cost_of(sheet, usage)
-            if isinstance(exc, ProviderError):
-                exc.recorded_cost = cost
-        record = self._record(plan, model, attempt, usage, cost, Decimal(0), Decimal(0), latency, status=status,
-                              estimated=cost > 0, error=f"{type(exc).__name__}: {exc}"[:500], sheet=sheet)
-        return record, cost
-
-    def _record(self, plan: Plan, model: str, attempt: int, usage: Usage, cost: Decimal, baseline: Decimal,
-                saved: Decimal, latency: float, *, status: str, estimated: bool = False,
-                error: str = "", sheet: PriceSheet | None = None) -> SpendRecord:
-        candidate = self.catalog.candidate(model)
-        sheet = sheet or candidate.sheet
-        return SpendRecord(
-            request_id=plan.request_id, attempt=attempt, ts=self._now(), model=model,
-            provider=candidate.provider, status=status,  # type: ignore[arg-type]
-            policy=plan.policy.name, tier=plan.decision.tier, difficulty=plan.decision.difficulty,
-            input_tokens=usage.input_tokens, cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens, output_tokens=usage.output_tokens,
-            reasoning_tokens=usage.reasoning_tokens, cost_usd=round_micros(cost),
-            baseline_cost_usd=round_micros(baseline), saved_usd=round_micros(saved),
-            input_per_mtok=sheet.input_per_mtok if sheet else None,
-            output_per_mtok=sheet.output_per_mtok if sheet else None,
-            price_source=sheet.source if sheet else "", latency_ms=latency, tags=plan.tags,
-            prompt_hash=plan.prompt_hash, error=error, estimated=estimated,
-            prompt_text=_prompt_text(plan.messages) if getattr(self.ledger, "store_prompts", False) else None,
-        )
-
-
-def _served(response: Any, asked: str) -> str:
-    """The tier a response says served it (OpenAI's ``service_tier``), else the one asked for."""
-    served = getattr(response, "service_tier", None)
-    return served if served in ("default", "flex", "priority") else asked
-
-
 def new_request_id() -> str:
     return "cr-" + os.urandom(16).hex()
-
-
-def _maybe_billed(exc: BaseException) -> bool:
-    """Whether a failed attempt may have been billed: an unreadable answer, a timeout once the
-    request may have reached the provider, or a cancellation or interrupt mid-call."""
-    if not isinstance(exc, Exception):
-        return True
-    if isinstance(exc, ProviderResponseError):
-        return True
-    return isinstance(exc, ProviderError) and exc.maybe_billed
-
-
-def _answer_text(response: Any) -> str:
-    """Every generated text of a response's choices (for an estimate when usage is missing)."""
-    parts: list[str] = []
-    for choice in getattr(response, "choices", None) or ():
-        message = getattr(choice, "message", None)
-        for name in ("content", "reasoning_content", "refusal"):
-            value = getattr(message, name, None)
-            if isinstance(value, str):
-                parts.append(value)
-        for call in getattr(message, "tool_calls", None) or ():
-            function = getattr(call, "function", None)
-            parts += [v for v in (getattr(function, "name", None), getattr(function, "arguments", None))
-                      if isinstance(v, str)]
-    return "".join(parts)
 
 
 def _wants_json(fmt: Any) -> bool:
@@ -500,14 +337,6 @@ def _wants_json(fmt: Any) -> bool:
         except Exception:
             return False
     return isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema")
-
-
-def _identity(entry: CacheEntry) -> tuple[Any, ...]:
-    """What tells versions of stored entries apart: the key and the entry's ``etag`` (an entry
-    from a store that sets none falls back to its metadata)."""
-    if entry.etag:
-        return (entry.key, entry.etag)
-    return (entry.key, entry.created_at, entry.model, entry.size_bytes, entry.finish_reason, entry.cost_usd)
 
 
 _ROUTED = ("tools", "functions", "response_format")
@@ -554,14 +383,3 @@ class _Memo(Generic[_K, _V]):
             if len(self._items) > self._size:
                 self._items.popitem(last=False)
 
-
-def _prompt_text(messages: Sequence[Mapping[str, Any]]) -> str:
-    """The conversation as text, for ledgers that keep prompts (opt-in)."""
-    def text(content: Any) -> str:
-        if isinstance(content, list):
-            return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
-        return "" if content is None else str(content)
-
-    if len(messages) == 1:
-        return text(messages[0].get("content"))
-    return "\n\n".join(f"{m.get('role')}: {text(m.get('content'))}" for m in messages)

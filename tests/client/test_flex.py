@@ -52,6 +52,7 @@ def test_deferrable_asks_for_flex_and_books_the_flex_price(server, ledger) -> No
     assert plain.costroute.cost_usd == 2 * info.cost_usd
     flex_record, plain_record = ledger.records()
     assert flex_record.input_per_mtok == Decimal("0.55") and plain_record.input_per_mtok == Decimal("1.10")
+    assert flex_record.service_tier == "flex" and plain_record.service_tier == "default"
 
 
 def test_routing_ranks_candidates_at_their_flex_price(server, ledger) -> None:
