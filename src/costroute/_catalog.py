@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 
 from ._errors import ConfigError, RequestValidationError
+from .cascade import Cascade
 from .policies import CostrouteConfig, ModelConfig, PolicyConfig, known_quality
 from .pricing import price_sheet, restate
 from .pricing._registry import PriceRegistry, provider_prefix
@@ -32,6 +33,7 @@ class ResolvedPolicy:
     classifier: Classifier
     baseline_model: str
     baseline: PriceSheet
+    cascade: Cascade | None = None  # ``strategy: cascade``: the steps, verifiers and final model
 
 
 def _sheet_from_config(spec: ModelConfig) -> PriceSheet | None:
@@ -174,7 +176,14 @@ class Catalog:
         except (OSError, ValueError) as exc:  # ConfigError is a ValueError
             message = f"cannot load classifier {policy.classifier!r}: {exc}"
             raise ConfigError(f"{where}.classifier: {message}", problems=[(f"{where}.classifier", message)]) from exc
-        return ResolvedPolicy(name, policy, members, thresholds, classifier, baseline_model, baseline)
+        cascade = None
+        if policy.strategy == "cascade" and policy.cascade is not None:
+            cascade = Cascade.from_config(policy.cascade, where=f"{where}.cascade")
+            unpriced = [m for m in cascade.models if self.candidate(m).sheet is None]
+            if unpriced:
+                raise ConfigError(f"{where}.cascade: no price is known for {', '.join(unpriced)}",
+                                  problems=[(f"{where}.cascade", "unpriced model")])
+        return ResolvedPolicy(name, policy, members, thresholds, classifier, baseline_model, baseline, cascade)
 
 
 def _at_tier(candidate: Candidate, tier: str) -> Candidate:

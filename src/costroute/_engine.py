@@ -25,6 +25,7 @@ from ._catalog import Catalog, ResolvedPolicy
 from ._errors import ProviderError, RequestValidationError, UnknownModelPriceError
 from ._validate import validate_messages, validate_params, validate_tags, validate_timeout
 from .cache import UNCANONICAL, CanonicalRequest, ResponseCache, canonicalize
+from .cascade import Call, PlannedCall
 from .policies import CostrouteConfig
 from .pricing._cost import cost_of, estimate_cost
 from .pricing._registry import PriceRegistry
@@ -259,6 +260,9 @@ class Engine(Books):
             params.update({k: v for k, v in rules.priority_parameter.items() if k not in params})
         elif tier == "default" and plan.service_tier == "flex":
             params.pop("service_tier", None)  # a refused flex request, asked again at the default tier
+        if rules.wire_format != "openai-chat":  # asked by a logprob verifier; only OpenAI's wire has them
+            params.pop("logprobs", None)
+            params.pop("top_logprobs", None)
         return ProviderCall(
             model=model, messages=plan.messages, params=params, provider=candidate.provider,
             api_base=spec.api_base if spec else None, api_key=spec.api_key if spec else None,
@@ -296,6 +300,37 @@ class Engine(Books):
             amount = self.worst_case(plan, model, tier)
         return {"request_id": plan.request_id, "amount": amount,
                 "tags": plan.tags, "policy": plan.policy.name, "model": model}
+
+    # -- cascades ------------------------------------------------------------------------------
+
+    def subplan(self, plan: Plan, call: Call) -> Plan:
+        """The plan of one call a cascade makes: the request itself (with the call's parameters and
+        cap) or a verifier's own messages, at ``call.model``, booked with its role and step."""
+        params = {**plan.params, **call.params}
+        if call.max_output_tokens:
+            params["max_tokens"] = call.max_output_tokens
+            params.pop("max_completion_tokens", None)
+        messages, needs, media = plan.messages, plan.needs, plan.media
+        if call.messages is not None:
+            messages = [dict(m) for m in call.messages]
+            needs = self._needs(messages, params, plan.policy, False)
+            media = media_parts(messages)
+        return replace(plan, messages=messages, params=params, needs=needs, media=media, order=(call.model,),
+                       stream=False, role=call.role, step=call.step)
+
+    def cascade_worst_cases(self, plan: Plan, calls: Sequence[PlannedCall]) -> dict[str, Decimal]:
+        """What to reserve, per model, before a cascade's first call: every call it may make."""
+        out: dict[str, Decimal] = {}
+        answers = int(plan.params.get("n") or 1)
+        for call in calls:
+            candidate = self.candidate(plan, call.model)
+            assert candidate.sheet is not None  # the catalog refuses unpriced cascade models
+            cap = call.max_output_tokens or self._answer_cap(plan, candidate) or plan.needs.output_tokens
+            judged = self._answer_cap(plan, candidate) or plan.needs.output_tokens if call.includes_answer else 0
+            usage = Usage(input_tokens=self.prompt_bound(plan, call.model) + call.extra_input_tokens + judged,
+                          output_tokens=cap * (answers if call.role == "cascade_step" else 1))
+            out[call.model] = out.get(call.model, Decimal(0)) + cost_of(candidate.sheet, usage)
+        return out
 
     def tier_for(self, plan: Plan, model: str) -> str:
         """The service tier an attempt at ``model`` starts at."""

@@ -207,6 +207,10 @@ def request(engine: Engine, plan: Plan, cached: CacheCall | None) -> Steps[Any]:
             entry = yield Lookup(cached)
             if entry is not None:  # filled while we waited
                 return (yield from _hit(engine, plan, entry))
+        if plan.policy.cascade is not None and not plan.decision.pinned:
+            from ._cascade_loop import cascade
+
+            return (yield from cascade(engine, plan, cached))
         opened = yield from _attempts(engine, plan)
         opened.cached = cached
         if plan.stream:
@@ -300,10 +304,14 @@ def _attempts(engine: Engine, plan: Plan) -> Steps[Opened]:
 
 @dataclass(slots=True)
 class _Slot:
-    """One model's attempts: the hold they may spend and the service tier they ask for."""
+    """One model's attempts: the hold they may spend and the service tier they ask for. A
+    ``shared`` slot (a cascade's call) reserves nothing itself: what its failed attempts may have
+    been billed adds up in ``billed``, settled with the cascade's holds."""
 
     hold: Reservation | None = None
     tier: str = "default"
+    shared: bool = False
+    billed: Decimal = Decimal(0)
 
 
 def _give_back(slot: _Slot) -> Steps[None]:
@@ -327,13 +335,14 @@ def _tries(engine: Engine, plan: Plan, run: AttemptRun, model: str, slot: _Slot)
                 yield Sleep(float(do))
             continue
         assert isinstance(do, DoAttempt)
-        if slot.hold is None and engine.budgets is not None:  # the last attempt's hold was spent
+        if slot.hold is None and engine.budgets is not None and not slot.shared:  # the last hold was spent
             slot.hold = yield Reserve(engine.reservation_args(plan, model, tier=slot.tier))
         started = run.begin()
         try:
             response = yield Send(engine.call_for(plan, model, slot.tier), plan.stream)
         except BaseException as exc:
             record, billed = engine.failed(plan, model, run.count, exc, started, slot.tier)
+            slot.billed += billed
             if billed and slot.hold is not None:
                 hold, slot.hold = slot.hold, None
                 yield Settle(hold, billed)

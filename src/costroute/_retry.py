@@ -85,23 +85,24 @@ class AttemptRun:
     """
 
     def __init__(self, order: Sequence[str], config: RetryConfig,
-                 downgrades: Callable[[str, Sequence[str]], list[str]]) -> None:
+                 downgrades: Callable[[str, Sequence[str]], list[str]], *, start: int = 0) -> None:
         self.config = config
-        self.count = 0
+        self.count = start  # attempts of the request so far (a cascade's calls share one count)
+        self._start = start
         self._queue = list(order)
         self._tried: list[str] = []
         self._downgrades = downgrades
         self._last: BaseException | None = None
 
     def next_model(self) -> str | None:
-        if not self._queue or self.count >= self.config.max_attempts:
+        if not self._queue or self.count - self._start >= self.config.max_attempts:
             return None
         model = self._queue.pop(0)
         self._tried.append(model)
         return model
 
     def per_model(self) -> int:
-        return min(self.config.attempts_per_model, self.config.max_attempts - self.count)
+        return min(self.config.attempts_per_model, self.config.max_attempts - (self.count - self._start))
 
     def retrying(self) -> Retrying:
         """The decision step for the attempts at the current model."""

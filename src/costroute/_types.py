@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from .pricing._sheet import Usage
 from .router._select import Decision
@@ -36,3 +38,6 @@ class RouteInfo:
     estimated: bool = False
     decision: Decision | None = None
     service_tier: str = "default"  # the tier the answer was priced at (``flex``, ``batch``, ...)
+    #: Under ``strategy: cascade``: what was tried, each verifier's verdict, and why the answer was
+    #: accepted (``CascadeOutcome.explain()``); ``cost_usd`` is then every call's together.
+    cascade: Mapping[str, Any] | None = None

@@ -38,7 +38,7 @@ from costroute.cache._rules import (
 )
 from costroute.cache._sqlite import SQLiteCacheStore
 from costroute.cache._store import CacheStore, CacheUnavailable
-from costroute.cache._stream import StreamAccumulator, replay_chunks
+from costroute.cache._stream import StreamAccumulator, replay_chunks, replay_response
 
 __all__ = [
     "EXCLUDED_KEYS",
@@ -67,6 +67,7 @@ __all__ = [
     "is_cacheable",
     "model_target",
     "replay_chunks",
+    "replay_response",
     "resolve_namespace",
     "routed_target",
     "store_from_config",

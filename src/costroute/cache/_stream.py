@@ -15,7 +15,7 @@ from typing import Any
 from costroute._frozen import thaw
 from costroute.cache._entry import CacheEntry
 
-__all__ = ["StreamAccumulator", "replay_chunks"]
+__all__ = ["StreamAccumulator", "replay_chunks", "replay_response"]
 
 _PIECES = 4  # content is replayed in up to this many chunks per choice
 
@@ -31,12 +31,23 @@ def replay_chunks(entry: CacheEntry) -> list[dict[str, Any]]:
     """The chunks a provider would have streamed for ``entry.response``: per choice a role
     chunk, the content in a few pieces, the tool calls, a chunk with the ``finish_reason``;
     then one usage chunk with no choices. The chunks share nothing with the entry."""
-    response = thaw(entry.response)
+    return _chunks(thaw(entry.response), int(entry.created_at), entry.model, entry.usage)
+
+
+def replay_response(response: Any) -> list[dict[str, Any]]:
+    """:func:`replay_chunks` for a response object (or its JSON form) that is not in the cache
+    (a cascade's accepted answer, streamed once it has been verified)."""
+    dump = getattr(response, "model_dump", None)
+    data = dump() if callable(dump) else dict(response)
+    return _chunks(data, int(data.get("created") or 0), str(data.get("model") or ""), data.get("usage") or {})
+
+
+def _chunks(response: dict[str, Any], created: int, model: str, usage: Any) -> list[dict[str, Any]]:
     base: dict[str, Any] = {
         "id": response.get("id", ""),
         "object": "chat.completion.chunk",
-        "created": response.get("created", int(entry.created_at)),
-        "model": response.get("model", entry.model),
+        "created": response.get("created", created),
+        "model": response.get("model", model),
     }
     if response.get("system_fingerprint") is not None:
         base["system_fingerprint"] = response["system_fingerprint"]
@@ -68,7 +79,7 @@ def replay_chunks(entry: CacheEntry) -> list[dict[str, Any]]:
         if choice.get("logprobs") is not None:
             last["logprobs"] = choice["logprobs"]
         chunks.append(chunk([last]))
-    chunks.append(chunk([], usage=thaw(response.get("usage") or entry.usage)))
+    chunks.append(chunk([], usage=thaw(response.get("usage") or usage)))
     return chunks
 
 
