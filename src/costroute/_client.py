@@ -7,6 +7,9 @@ they differ only in how an effect is performed, by blocking or by awaiting.
 from __future__ import annotations
 
 import asyncio
+import logging
+import queue
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import cached_property
@@ -17,15 +20,18 @@ from ._defaults import default_config
 from ._drivers import AsyncDriver, OnRecord, SyncDriver
 from ._engine import Engine, Plan, new_request_id
 from ._errors import CostrouteError
-from ._loop import Opened, request
+from ._loop import Opened, Steps, request
+from ._shadow_loop import shadow
 from ._streams import AsyncStream, Stream
 from .cache import CacheStore, ResponseCache, store_from_config
+from .learning import ShadowSampler
 from .policies import ConfigSource, CostrouteConfig, load_config
 from .pricing._registry import PriceRegistry
 from .providers import Completer, LiteLLMCompleter
 from .router._select import Decision
 from .spend import (
     AlertEvent,
+    BudgetConfig,
     Budgets,
     BudgetStore,
     Ledger,
@@ -35,6 +41,47 @@ from .spend import (
 )
 
 __all__ = ["AsyncClient", "Client"]
+
+logger = logging.getLogger("costroute.client")
+
+
+class Background:
+    """A sync client's background work (shadow calls): one worker thread, started on first use,
+    a bounded queue (work that finds it full is dropped and logged: it never slows the caller)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._queue: queue.Queue[Callable[[], Any] | None] = queue.Queue(maxsize=size)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, work: Callable[[], Any]) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="costroute-background", daemon=True)
+                self._thread.start()
+        try:
+            self._queue.put_nowait(work)
+        except queue.Full:
+            logger.warning("background queue full: a shadow call was dropped")
+
+    def _work(self) -> None:
+        while (work := self._queue.get()) is not None:
+            try:
+                work()
+            except Exception:
+                logger.exception("background work failed")
+
+    def close(self, timeout: float = 30.0) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+
+
+async def _quietly(work: Awaitable[Any], plan: Plan) -> None:
+    try:
+        await work
+    except Exception:
+        logger.exception("background work for %s failed", plan.request_id)
 
 
 class _Base:
@@ -52,9 +99,12 @@ class _Base:
     ) -> None:
         cfg: CostrouteConfig = load_config(config) if config is not None else default_config()
         budgets = None
+        if cfg.budgets or any(p.shadow for p in cfg.policies.values()):
+            budget_store = budget_store or budget_store_from_config(cfg.budget_store)
         if cfg.budgets:
+            assert budget_store is not None
             budgets = Budgets(
-                cfg.budgets, budget_store or budget_store_from_config(cfg.budget_store),
+                cfg.budgets, budget_store,
                 on_alert=on_budget_alert, reservation_ttl_s=cfg.budget_store.reservation_ttl_s,
             )
         cache = None
@@ -66,6 +116,22 @@ class _Base:
             ledger=ledger if ledger is not None else ledger_from_config(cfg.ledger),
         )
         self._on_record = on_record
+        self._shadows = {name: (ShadowSampler(p.shadow.rate, key=f"costroute-shadow:{name}"),
+                                Budgets([BudgetConfig(name="shadow", limit_usd=p.shadow.max_usd_per_day, period="day",
+                                                      scope="policy")], budget_store))  # type: ignore[arg-type]
+                         for name, p in cfg.policies.items() if p.shadow is not None}
+
+    def _shadow(self, plan: Plan, result: Any) -> Steps[Any] | None:
+        """The shadow steps of an answered request, if its policy samples it (see ``shadow:``)."""
+        sampler, daily = self._shadows.get(plan.policy.name, (None, None))
+        info = getattr(result, "costroute", None)
+        if sampler is None or info is None or info.cache_hit or plan.stream or not sampler.sampled(plan.request_id):
+            return None
+        choices = getattr(result, "choices", None) or []
+        text = getattr(getattr(choices[0], "message", None), "content", None) if choices else None
+        if not text or info.model == (plan.policy.config.shadow.reference if plan.policy.config.shadow else ""):
+            return None
+        return shadow(self._engine, plan, info.model, str(text), daily)
 
     def _plan(self, kwargs: Mapping[str, Any]) -> tuple[Plan, Any]:
         """Validate and route a ``create(...)`` call, and its view of the cache. Errors carry the
@@ -126,6 +192,9 @@ class Client(_Base):
         return _Chat(self)
 
     def close(self) -> None:
+        """Finish background work (shadow calls), then close the HTTP pools this client opened."""
+        if "_background" in self.__dict__:
+            self._background.close()
         if self._owns_completer:
             self._engine.completer.close()
 
@@ -138,7 +207,16 @@ class Client(_Base):
     def _create(self, kwargs: Mapping[str, Any]) -> Any:
         plan, cached = self._plan(kwargs)
         result = self._driver.run(request(self._engine, plan, cached), plan)
-        return Stream(self._driver, result) if isinstance(result, Opened) else result
+        if isinstance(result, Opened):
+            return Stream(self._driver, result)
+        steps = self._shadow(plan, result) if self._shadows else None
+        if steps is not None:
+            self._background.submit(lambda: self._driver.run(steps, plan))
+        return result
+
+    @cached_property
+    def _background(self) -> Background:
+        return Background()
 
 
 class AsyncClient(_Base):
@@ -148,12 +226,18 @@ class AsyncClient(_Base):
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self._driver = AsyncDriver(self._engine, sleep=sleep, on_record=self._on_record)
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @cached_property
     def chat(self) -> _AsyncChat:
         return _AsyncChat(self)
 
     async def aclose(self) -> None:
+        """Finish background work (shadow calls; at most 30 s), then close the HTTP pools."""
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=30)
+            for task in late:
+                task.cancel()
         if self._owns_completer:
             await self._engine.completer.aclose()
 
@@ -166,7 +250,14 @@ class AsyncClient(_Base):
     async def _create(self, kwargs: Mapping[str, Any]) -> Any:
         plan, cached = self._plan(kwargs)
         result = await self._driver.run(request(self._engine, plan, cached), plan)
-        return await AsyncStream(self._driver, result).start() if isinstance(result, Opened) else result
+        if isinstance(result, Opened):
+            return await AsyncStream(self._driver, result).start()
+        steps = self._shadow(plan, result) if self._shadows else None
+        if steps is not None:
+            task = asyncio.get_running_loop().create_task(_quietly(self._driver.run(steps, plan), plan))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return result
 
 
 class _Completions:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 from ._engine import Engine, Plan
@@ -35,6 +36,7 @@ from ._loop import (
     StreamClosed,
     read_stream,
 )
+from ._shadow_loop import Label
 from ._types import RouteInfo
 from .spend import SpendRecord
 
@@ -83,7 +85,9 @@ class SyncDriver(_Driver):
             Flight: lambda fx: fx.cached.cache.enter_flight(fx.key),
             Land: lambda fx: fx.cached.cache.leave_flight(fx.key, fx.token),
             Ready: lambda fx: engine.ledger.ready(),
-            Reserve: lambda fx: engine.budgets.reserve(**fx.args),  # type: ignore[union-attr]
+            Reserve: lambda fx: (fx.budgets or engine.budgets).reserve(**fx.args),  # type: ignore[union-attr]
+            Label: lambda fx: engine.ledger.record_feedback(fx.request_id, fx.score, _now(), source="judge",
+                                                            model=fx.model),
             Send: self._send,
             Sleep: lambda fx: self._sleep(fx.seconds),
             Settle: lambda fx: fx.hold.settle(fx.amount),
@@ -163,7 +167,9 @@ class AsyncDriver(_Driver):
             Flight: lambda fx: fx.cached.cache.aenter_flight(fx.key),
             Land: self._land,
             Ready: lambda fx: engine.ledger.aready(),
-            Reserve: lambda fx: engine.budgets.areserve(**fx.args),  # type: ignore[union-attr]
+            Reserve: lambda fx: (fx.budgets or engine.budgets).areserve(**fx.args),  # type: ignore[union-attr]
+            Label: lambda fx: engine.ledger.arecord_feedback(fx.request_id, fx.score, _now(), source="judge",
+                                                             model=fx.model),
             Send: self._send,
             Sleep: lambda fx: self._sleep(fx.seconds),
             Settle: lambda fx: fx.hold.asettle(fx.amount),
@@ -243,6 +249,10 @@ def _advance(steps: Steps[Any], value: Any, error: BaseException | None, plan: P
         if exc.request_id is None:
             exc.request_id = plan.request_id
         raise
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _close(chunks: Any) -> None:

@@ -93,9 +93,11 @@ class Ready:
 
 @dataclass(frozen=True, slots=True)
 class Reserve:
-    """Hold money on the budgets: a ``Reservation`` (raises ``BudgetExceeded``)."""
+    """Hold money on the budgets (the client's, or ``budgets``): a ``Reservation`` (raises
+    ``BudgetExceeded``)."""
 
     args: dict[str, Any]
+    budgets: Any = None
 
 
 @dataclass(frozen=True, slots=True)

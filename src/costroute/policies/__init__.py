@@ -10,6 +10,7 @@ from ._schema import (
     ModelSupports,
     PolicyConfig,
     RetryConfig,
+    ShadowConfig,
     TierPrice,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "ModelSupports",
     "PolicyConfig",
     "RetryConfig",
+    "ShadowConfig",
     "TierPrice",
     "check_references",
     "known_quality",

@@ -196,16 +196,20 @@ def check_references(config: CostrouteConfig) -> Iterator[tuple[str, str]]:
             yield loc, f"unknown model {model!r} (not listed under `models`){hint}"
 
     def listed(model: str, loc: str) -> Iterator[tuple[str, str]]:
-        if model not in known:  # a cascade names its models itself: they must be in the pool
+        if model not in known:  # a cascade (or shadow) names its models itself: they must be in the pool
             close = difflib.get_close_matches(model, names, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            yield loc, f"unknown model {model!r} (a cascade's models must be listed under `models`){hint}"
+            yield loc, f"unknown model {model!r} (the models it names must be listed under `models`){hint}"
 
     for pname, policy in config.policies.items():
         base = f"policies.{pname}"
         if policy.cascade is not None:
             for loc, model in policy.cascade.named_models():
                 yield from listed(model, f"{base}.cascade.{loc}")
+        if policy.shadow is not None:
+            yield from listed(policy.shadow.reference, f"{base}.shadow.reference")
+            if policy.shadow.judge is not None:
+                yield from listed(policy.shadow.judge, f"{base}.shadow.judge")
         for i, model in enumerate(policy.models or []):
             yield from unknown(model, f"{base}.models[{i}]")
         if policy.baseline is not None:

@@ -20,6 +20,7 @@ __all__ = [
     "ModelSupports",
     "PolicyConfig",
     "RetryConfig",
+    "ShadowConfig",
     "TierPrice",
 ]
 
@@ -107,6 +108,22 @@ class RetryConfig(_Frozen):
     max_retry_after_s: Annotated[float, Field(ge=0, le=600)] = 30.0
 
 
+class ShadowConfig(_Frozen):
+    """``shadow:`` — learn from live traffic: a ``rate`` share of requests is also sent, in the
+    background, to ``reference``; a ``judge`` model (default: the reference) compares the two
+    answers, position-swapped, and its label is kept as ``judge`` feedback on the request
+    (application feedback overrides it). Shadow calls are tagged ``costroute: shadow``, count
+    against budgets that cover them (global ones), and together with their judging spend at most
+    ``max_usd_per_day``."""
+
+    rate: Annotated[float, Field(ge=0.0, le=1.0)]
+    reference: Annotated[str, Field(min_length=1)]
+    max_usd_per_day: Annotated[Decimal, Field(gt=0)] = Decimal(5)
+    judge: str | None = None
+    rubric: str | None = None
+    max_output_tokens: Annotated[int, Field(gt=0)] = 512
+
+
 class PolicyConfig(_Frozen):
     """How one policy routes.
 
@@ -136,6 +153,7 @@ class PolicyConfig(_Frozen):
     on_flex_refusal: Literal["default", "wait"] = "default"
     strategy: Literal["route", "cascade"] = "route"
     cascade: CascadeConfig | None = None
+    shadow: ShadowConfig | None = None
 
     @model_validator(mode="after")
     def _strategy_has_its_section(self) -> PolicyConfig:
