@@ -2,8 +2,8 @@
 
 A stream is booked on every exit (by :func:`costroute._loop.finish_stream`, driven like the rest of
 the request), including one closed, left or garbage-collected before its first chunk was read:
-with the provider's usage once it arrived (``ok``), completed without usage (``estimated`` from the
-text seen), abandoned by the caller or cancelled (``cancelled``, estimated), or broken by the
+with the provider's usage once it arrived (``ok``), completed without the provider's usage
+(``estimated`` from the text seen, also when litellm made up a usage chunk of its own count), abandoned by the caller or cancelled (``cancelled``, estimated), or broken by the
 provider (``error``, estimated). Never $0. A complete answer (every choice finished, the provider's
 usage seen) is cached even if the caller stops reading right after it.
 """
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import ProviderError
 from ._types import RouteInfo
+from .providers._litellm import MADE_UP_USAGE
 
 if TYPE_CHECKING:
     from ._drivers import AsyncDriver, SyncDriver
@@ -30,12 +31,15 @@ class StreamState:
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.usage: Any = None
+        self.usage_made_up = False  # litellm's own count of a stream the provider sent no usage for
         self.finish_reason: str | None = None
 
     def add(self, chunk: Any) -> None:
         usage = getattr(chunk, "usage", None)
         if usage is not None and (getattr(usage, "prompt_tokens", None) or getattr(usage, "completion_tokens", None)):
             self.usage = usage
+            hidden = getattr(chunk, "_hidden_params", None)
+            self.usage_made_up = isinstance(hidden, dict) and bool(hidden.get(MADE_UP_USAGE))
         for choice in getattr(chunk, "choices", None) or ():
             delta = getattr(choice, "delta", None)
             if delta is not None:
@@ -49,7 +53,7 @@ class StreamState:
 
     def settle(self, engine: Engine, plan: Plan, model: str, attempt: int, started: float, *, tier: str,
                ended: bool, error: BaseException | None) -> tuple[RouteInfo, SpendRecord]:
-        if self.usage is not None:  # the provider's count arrived: the answer was delivered whole
+        if self.usage is not None and not self.usage_made_up:  # the provider's count: delivered whole
             return engine.finish(plan, model, attempt, self.usage, started, tier=tier)
         status = "estimated" if ended else ("error" if isinstance(error, ProviderError) else "cancelled")
         return engine.finish_estimated(plan, model, attempt, self.text, started, status=status, tier=tier)

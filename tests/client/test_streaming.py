@@ -63,15 +63,42 @@ def test_stream_cut_off_is_recorded_as_estimated_never_free(server: FakeOpenAISe
     assert record.cost_usd > 0 and record.output_tokens > 0
 
 
-def test_stream_without_provider_usage_is_still_priced(server: FakeOpenAIServer, ledger) -> None:
-    # litellm counts the tokens itself when the provider sends no usage: never $0.
+def test_stream_without_provider_usage_is_estimated_and_not_cached(server: FakeOpenAIServer, ledger) -> None:
+    # litellm makes up a usage chunk of its own count when the provider sends none: that count is
+    # booked as an estimate (never $0, never "ok") and the answer is not cached.
     server.script("cheap-model", answer=ANSWER, stream_usage=False)
-    with Client(_config(server), ledger=ledger) as client:
-        stream = client.chat.completions.create(messages=EASY, stream=True)
-        list(stream)
+    with Client({**_config(server), "cache": {"enabled": True}}, ledger=ledger) as client:
+        stream = client.chat.completions.create(messages=EASY, temperature=0, stream=True)
+        chunks = list(stream)
+        assert any(getattr(c, "usage", None) for c in chunks)  # the caller still gets a usage chunk
+        again = client.chat.completions.create(messages=EASY, temperature=0, stream=True)
+        list(again)
     info = stream.costroute
-    assert info.cost_usd > 0 and info.usage.output_tokens > 0 and info.usage.input_tokens > 0
+    assert info.estimated and info.cost_usd > 0 and info.usage.output_tokens > 0 and info.usage.input_tokens > 0
+    assert not again.costroute.cache_hit and server.calls_for("cheap-model") == 2
+    assert [r.status for r in ledger.records()] == ["estimated", "estimated"]
     assert ledger.records()[0].cost_usd == info.cost_usd
+
+
+async def test_async_stream_without_provider_usage_is_estimated(server: FakeOpenAIServer, ledger) -> None:
+    server.script("cheap-model", answer=ANSWER, stream_usage=False)
+    client = AsyncClient(_config(server), ledger=ledger)
+    stream = await client.chat.completions.create(messages=EASY, stream=True)
+    assert [c async for c in stream]
+    await client.aclose()
+    assert stream.costroute.estimated
+    [record] = ledger.records()
+    assert record.status == "estimated" and record.estimated and record.cost_usd > 0
+
+
+def test_stream_with_provider_usage_stays_exact(server: FakeOpenAIServer, ledger) -> None:
+    server.script("cheap-model", answer=ANSWER)  # the fake sends usage when asked
+    with Client({**_config(server), "cache": {"enabled": True}}, ledger=ledger) as client:
+        list(client.chat.completions.create(messages=EASY, temperature=0, stream=True))
+        replay = client.chat.completions.create(messages=EASY, temperature=0, stream=True)
+        list(replay)
+    assert replay.costroute.cache_hit and server.calls_for("cheap-model") == 1
+    assert ledger.records()[0].status == "ok"
 
 
 def test_abandoned_stream_is_accounted_for(server: FakeOpenAIServer, ledger) -> None:

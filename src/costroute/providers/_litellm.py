@@ -167,7 +167,8 @@ class LiteLLMCompleter:
         litellm = import_litellm()
         try:
             chunks = litellm.completion(**self._kwargs(call, is_async=False, stream=True))
-            yield from chunks
+            for chunk in chunks:
+                yield _flag_made_up_usage(chunk, chunks)
         except Exception as exc:
             raise map_provider_error(exc, model=call.model, secrets=call.secrets()) from exc
 
@@ -176,7 +177,7 @@ class LiteLLMCompleter:
         try:
             chunks = await litellm.acompletion(**self._kwargs(call, is_async=True, stream=True))
             async for chunk in chunks:
-                yield chunk
+                yield _flag_made_up_usage(chunk, chunks)
         except Exception as exc:
             raise map_provider_error(exc, model=call.model, secrets=call.secrets()) from exc
 
@@ -230,6 +231,24 @@ class LiteLLMCompleter:
                 client = self._clients.get(key) or _new_client(call, is_async)
                 self._clients[key] = client
         return client
+
+
+#: Set in a chunk's ``_hidden_params`` when its usage is litellm's own count, not the provider's.
+MADE_UP_USAGE = "costroute_made_up_usage"
+
+
+def _flag_made_up_usage(chunk: Any, wrapper: Any) -> Any:
+    """Flag a usage chunk litellm made up itself. When a stream ends without the provider's usage,
+    litellm counts the text and sends a usage chunk of its own, shaped like the provider's; the
+    provider's own usage, when it came, is among the chunks litellm kept (``wrapper.chunks``)."""
+    if getattr(chunk, "usage", None) is None:
+        return chunk
+    kept = getattr(wrapper, "chunks", None)
+    if kept is None or any(getattr(c, "usage", None) is not None for c in kept):
+        return chunk  # not litellm's wrapper (nothing to tell), or the provider's count arrived
+    hidden = getattr(chunk, "_hidden_params", None)
+    chunk._hidden_params = {**(hidden if isinstance(hidden, dict) else {}), MADE_UP_USAGE: True}
+    return chunk
 
 
 def _new_client(call: ProviderCall, is_async: bool) -> Any:
