@@ -3,8 +3,9 @@
 A stream is booked on every exit (by :func:`costroute._loop.finish_stream`, driven like the rest of
 the request), including one closed, left or garbage-collected before its first chunk was read:
 with the provider's usage once it arrived (``ok``), completed without the provider's usage
-(``estimated`` from the text seen, also when litellm made up a usage chunk of its own count), abandoned by the caller or cancelled (``cancelled``, estimated), or broken by the
-provider (``error``, estimated). Never $0. A complete answer (every choice finished, the provider's
+(``estimated`` from the text seen, also when litellm made up a usage chunk of its own count),
+abandoned by the caller or cancelled (``cancelled``, estimated), or broken by the provider
+(``error``, estimated). Never $0. A complete answer (every choice finished, the provider's
 usage seen) is cached even if the caller stops reading right after it.
 """
 
