@@ -42,6 +42,7 @@ from ._types import RouteInfo
 from .cache import CacheEntry, StreamAccumulator, replay_chunks
 from .providers import ProviderCall, chunk_from_dict
 from .spend import Reservation, SpendRecord
+from .spend._money import round_micros
 
 __all__ = [
     "END", "Emit", "Flight", "Hangup", "Land", "Lookup", "Opened", "Pull", "Ready", "Record", "Release",
@@ -260,7 +261,9 @@ def _settle(engine: Engine, plan: Plan, model: str, hold: Reservation | None,
     if hold is None:
         return None
     refused: BudgetExceeded | None = None
-    over = cost - hold.amount
+    # in whole micro-dollars, as the record books it, so the two parts add up to the record exactly
+    cost, held = round_micros(cost), round_micros(hold.amount)
+    over = cost - held
     if over > 0:
         try:
             extra = yield Reserve(engine.reservation_args(plan, model, amount=over))
@@ -270,7 +273,7 @@ def _settle(engine: Engine, plan: Plan, model: str, hold: Reservation | None,
             pass  # the settle below is deferred to the store's return like any other
         else:
             yield Settle(extra, over)
-            cost = hold.amount
+            cost = held
     yield Settle(hold, cost)
     if refused is not None:
         refused.args = (f"the answer cost ${cost} and the budget has no room for the "

@@ -152,6 +152,19 @@ def test_an_answer_beyond_its_reservation_reserves_the_difference(server, ledger
     client.close()
 
 
+def test_a_top_up_adds_up_to_the_record_to_the_micro_dollar(server, ledger) -> None:
+    # $0.0038352 beyond a small reservation: settled as two parts, each rounded on its own, the
+    # counter read $0.000001 more than the ledger's $0.003835
+    server.script("cheap", answer=Reply("A cat.", prompt_tokens=25_520, completion_tokens=3))
+    client = Client(_config(server, _budget("1"), price=("0.15", "0.60")), ledger=ledger,
+                    budget_store=MemoryBudgetStore())
+    for _ in range(3):
+        client.chat.completions.create(messages=[{"role": "user", "content": "Say hi."}], n=4)
+    spent, reserved = _books(client, ledger)
+    assert spent == 3 * Decimal("0.003835") and reserved == 0
+    client.close()
+
+
 def test_an_answer_the_budget_has_no_room_for_is_booked_but_not_delivered(server, ledger) -> None:
     server.script("cheap", answer=Reply("A cat.", prompt_tokens=40_000, completion_tokens=3))
     config = {**_config(server, _budget("0.03")), "cache": {"backend": "memory"}}
