@@ -127,3 +127,11 @@ def test_table_imports_nothing_heavy() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_table_is_public_from_costroute_providers() -> None:
+    import costroute.providers as providers
+    from costroute.providers import _table
+
+    assert set(_table.__all__) <= set(providers.__all__)
+    assert providers.provider_rules("anthropic") is _table.provider_rules("anthropic")
