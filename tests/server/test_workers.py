@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from costroute.spend import Budgets, BudgetConfig, SQLiteBudgetStore, SQLiteLedger
+from costroute.spend import BudgetConfig, Budgets, SQLiteBudgetStore, SQLiteLedger
 from costroute.testing import FakeOpenAIServer
 
 from .conftest import ANSWER, EASY, UPSTREAM_KEY, pool
