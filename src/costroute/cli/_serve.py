@@ -23,7 +23,10 @@ from ._console import errors_as_messages
 if TYPE_CHECKING:
     from ..policies import CostrouteConfig
 
-__all__ = ["check_serve", "is_loopback", "register", "serve"]
+__all__ = ["WORKER_HEALTHCHECK_S", "check_serve", "is_loopback", "register", "serve"]
+
+#: How long a worker may take to answer uvicorn's supervisor before it is killed and replaced.
+WORKER_HEALTHCHECK_S = 120
 
 
 def is_loopback(host: str) -> bool:
@@ -99,6 +102,10 @@ def run(path: str, cfg: CostrouteConfig, *, host: str, port: int, workers: int, 
 
     options = {"host": host, "port": port, "log_level": log_level, "timeout_graceful_shutdown": drain_timeout,
                "proxy_headers": False, "server_header": False}
+    if workers > 1:
+        # uvicorn kills a worker that misses a 5 s health check, with its in-flight requests: under a
+        # burst on a small machine a busy worker is not a hung one (its streams would go unbooked).
+        options["timeout_worker_healthcheck"] = WORKER_HEALTHCHECK_S
     if workers == 1:
         from ..server import create_app
 
