@@ -132,6 +132,11 @@ class Books:
             self._answers.put(identity, built)
         return copy_response(built)
 
+    def tier_label(self, plan: Plan, model: str) -> str:
+        """The quality tier ``model`` answers ``plan`` at (the routed tier for the chosen model)."""
+        d = plan.decision
+        return d.tier if model == d.model else self._tier_of(self.catalog.candidate(model).quality)
+
     def _tier_of(self, quality: float) -> str:
         tiers = self.config.tiers
         met = [t for t in tiers if tiers[t] <= quality]

@@ -154,6 +154,22 @@ class _Base:
     def config(self) -> CostrouteConfig:
         return self._engine.config
 
+    @property
+    def policy_names(self) -> list[str]:
+        """The configured policies' names, sorted."""
+        return sorted(self._engine.config.policies)
+
+    @property
+    def model_names(self) -> list[str]:
+        """The pool's models, as configured (in the configuration's order)."""
+        return [m.name for m in self._engine.config.models]
+
+    def resolve_model(self, name: str) -> str | None:
+        """The configured pool model ``name`` names (another spelling of it, e.g. ``gpt-4o`` for
+        ``openai/gpt-4o``, resolves too), or ``None`` when it names none."""
+        resolved = self._engine.catalog.resolve(name)
+        return resolved if self._engine.catalog.model_config(resolved) is not None else None
+
     @cached_property
     def spend(self) -> SpendView:
         """The spend ledger: ``records(...)``, ``summary(...)``, ``export(...)``."""
@@ -240,6 +256,29 @@ class AsyncClient(_Base):
                 task.cancel()
         if self._owns_completer:
             await self._engine.completer.aclose()
+
+    async def ready(self) -> dict[str, str]:
+        """Whether the ledger, the budget store and the response cache are reachable now: each
+        ``"ok"``, ``"unavailable (<error type>)"`` or ``"not configured"`` (the server's ``/readyz``)."""
+        engine = self._engine
+        found: dict[str, str] = {}
+
+        async def probe(name: str, check: Callable[[], Awaitable[Any]] | None) -> None:
+            if check is None:
+                found[name] = "not configured"
+                return
+            try:
+                await check()
+            except Exception as exc:
+                found[name] = f"unavailable ({type(exc).__name__})"
+            else:
+                found[name] = "ok"
+
+        budgets, cache = engine.budgets, engine.cache
+        await probe("ledger", engine.ledger.aready)
+        await probe("budget_store", None if budgets is None else lambda: asyncio.to_thread(budgets.snapshot))
+        await probe("cache", None if cache is None else lambda: cache.backend.aget("costroute-readiness-probe"))
+        return found
 
     async def __aenter__(self) -> AsyncClient:
         return self

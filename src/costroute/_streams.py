@@ -75,6 +75,7 @@ class ReplayStream:
 
     def __init__(self, chunks: list[Any], info: RouteInfo) -> None:
         self.costroute: RouteInfo | None = info
+        self.request_id, self.model, self.tier = info.request_id, info.model, info.tier
         self._chunks = iter(chunks)
 
     def __iter__(self) -> ReplayStream:
@@ -111,6 +112,11 @@ class ReplayStream:
         self.close()
 
 
+def _known(engine: Engine, opened: Opened) -> tuple[str, str, str]:
+    """What a live stream tells its caller before it ends: request id, model and quality tier."""
+    return opened.plan.request_id, opened.model, engine.tier_label(opened.plan, opened.model)
+
+
 class _Booked:
     """Where a stream's pump leaves its booking once it has ended."""
 
@@ -124,9 +130,12 @@ class _Booked:
 
 
 class Stream:
-    """A sync stream of chunks. ``costroute`` is set once it has ended (or been closed)."""
+    """A sync stream of chunks. ``costroute`` is set once it has ended (or been closed);
+    ``request_id``, ``model`` (the model answering) and ``tier`` (its quality tier) are known
+    from the start."""
 
     def __init__(self, driver: SyncDriver, opened: Opened) -> None:
+        self.request_id, self.model, self.tier = _known(driver.engine, opened)
         self._booked = _Booked()  # the pump holds this, not the stream: dropping the stream closes it
         self._chunks = driver.pump(opened, self._booked)
         next(self._chunks)  # armed: closing or dropping the stream now books it
@@ -153,9 +162,11 @@ class Stream:
 
 
 class AsyncStream:
-    """An async stream of chunks. ``costroute`` is set once it has ended (or been closed)."""
+    """An async stream of chunks. ``costroute`` is set once it has ended (or been closed);
+    ``request_id``, ``model`` and ``tier`` are known from the start, as for :class:`Stream`."""
 
     def __init__(self, driver: AsyncDriver, opened: Opened) -> None:
+        self.request_id, self.model, self.tier = _known(driver.engine, opened)
         self._booked = _Booked()
         self._chunks = driver.pump(opened, self._booked)
 

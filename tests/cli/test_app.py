@@ -25,14 +25,15 @@ def test_version(runner: CliRunner) -> None:
 def test_help_lists_the_commands(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("route", "prices", "demo", "config"):
+    for command in ("route", "prices", "demo", "config", "serve"):
         assert command in result.stdout
 
 
 def test_importing_the_cli_loads_neither_litellm_nor_the_client() -> None:
     code = (
         "import sys, costroute.cli\n"
-        "print(sorted(m for m in ('litellm', 'openai', 'tiktoken', 'costroute._client', 'pydantic')"
+        "print(sorted(m for m in ('litellm', 'openai', 'tiktoken', 'costroute._client', 'pydantic', 'starlette',"
+        " 'uvicorn')"
         " if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -68,7 +69,8 @@ def test_missing_optional_command_modules_are_skipped(monkeypatch: pytest.Monkey
     monkeypatch.setattr(costroute.cli.importlib, "import_module", _importer(modules))
     fresh = typer.Typer()
     costroute.cli._register(fresh)
-    assert sorted(c.name or "" for c in fresh.registered_commands) == ["config", "demo", "eval", "prices", "route"]
+    assert sorted(c.name or "" for c in fresh.registered_commands) == ["config", "demo", "eval", "prices", "route",
+                                                                       "serve"]
 
 
 def test_a_broken_optional_command_module_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,9 @@ def test_import_does_not_load_litellm_or_tiktoken_or_touch_the_network() -> None
         "from costroute import Client, AsyncClient, ConfigError, CostrouteError\n"
         "from costroute.router import classify\n"
         "classify([{'role': 'user', 'content': 'hi'}])\n"
-        "print(sorted(m for m in ('litellm', 'tiktoken', 'openai') if m in sys.modules))\n"
+        "import costroute.server\n"
+        "print(sorted(m for m in ('litellm', 'tiktoken', 'openai', 'starlette', 'uvicorn', 'prometheus_client')"
+        " if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

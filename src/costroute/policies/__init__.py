@@ -10,6 +10,8 @@ from ._schema import (
     ModelSupports,
     PolicyConfig,
     RetryConfig,
+    ServerConfig,
+    ServerKey,
     ShadowConfig,
     TierPrice,
 )
@@ -23,6 +25,8 @@ __all__ = [
     "ModelSupports",
     "PolicyConfig",
     "RetryConfig",
+    "ServerConfig",
+    "ServerKey",
     "ShadowConfig",
     "TierPrice",
     "check_references",

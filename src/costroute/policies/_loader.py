@@ -7,6 +7,7 @@ Every problem becomes one :class:`~costroute.ConfigError` that lists each bad ke
 from __future__ import annotations
 
 import difflib
+import hashlib
 import itertools
 import os
 import re
@@ -227,6 +228,22 @@ def check_references(config: CostrouteConfig) -> Iterator[tuple[str, str]]:
         cycle = _find_cycle(policy.fallbacks)
         if cycle:
             yield f"{base}.fallbacks", "fallbacks form a cycle: " + " -> ".join(cycle)
+    yield from _server_references(config)
+
+
+def _server_references(config: CostrouteConfig) -> Iterator[tuple[str, str]]:
+    """Every policy a virtual key names exists; no key is listed twice."""
+    seen: dict[str, int] = {}
+    for i, key in enumerate(config.server.keys):
+        for j, name in enumerate(key.policies or []):
+            if name not in config.policies:
+                yield (f"server.keys[{i}].policies[{j}]",
+                       f"unknown policy {name!r} (configured: {', '.join(sorted(config.policies))})")
+        digest = (key.key_sha256.lower() if key.key_sha256 is not None else
+                  hashlib.sha256(key.key.get_secret_value().encode()).hexdigest() if key.key is not None else "")
+        if digest in seen:
+            yield f"server.keys[{i}]", f"the same key as server.keys[{seen[digest]}]"
+        seen.setdefault(digest, i)
 
 
 def _threshold_order(

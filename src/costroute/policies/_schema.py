@@ -20,6 +20,8 @@ __all__ = [
     "ModelSupports",
     "PolicyConfig",
     "RetryConfig",
+    "ServerConfig",
+    "ServerKey",
     "ShadowConfig",
     "TierPrice",
 ]
@@ -164,6 +166,36 @@ class PolicyConfig(_Frozen):
         return self
 
 
+class ServerKey(_Frozen):
+    """A virtual key of ``costroute serve``: clients send ``Authorization: Bearer <key>``.
+
+    Give the key itself (``key``, usually ``${VAR}``) or only its SHA-256 (``key_sha256``, hex).
+    ``tags`` are added to every request made with it (they win over the request's own tags);
+    ``policies`` limits the policies it may use (the first is its default when a request names
+    none); ``name`` labels it in logs (never the key)."""
+
+    key: SecretStr | None = None
+    key_sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
+    name: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    policies: Annotated[list[str], Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> ServerKey:
+        if (self.key is None) == (self.key_sha256 is None):
+            raise ValueError("give exactly one of `key` and `key_sha256`")
+        if self.key is not None and len(self.key.get_secret_value()) < 8:
+            raise ValueError("a key must be at least 8 characters long (is a ${VAR} unset?)")
+        return self
+
+
+class ServerConfig(_Frozen):
+    """``costroute serve``: virtual keys and request limits."""
+
+    keys: list[ServerKey] = Field(default_factory=list)
+    max_body_bytes: Annotated[int, Field(gt=0, le=1 << 30)] = 4 * 1024 * 1024
+
+
 class CostrouteConfig(_Frozen):
     """The whole configuration file."""
 
@@ -177,6 +209,7 @@ class CostrouteConfig(_Frozen):
     budgets: list[BudgetConfig] = Field(default_factory=list)
     budget_store: BudgetStoreConfig = BudgetStoreConfig()
     cache: CacheConfig = CacheConfig()
+    server: ServerConfig = ServerConfig()
 
     @field_validator("tiers")
     @classmethod

@@ -45,6 +45,16 @@ class SpendView:
             group_by=group_by, since=since, until=until, tags=tags, model=model, policy=policy
         )
 
+    async def asummary(
+        self, *, group_by: Sequence[str] = (), since: datetime | None = None,
+        until: datetime | None = None, tags: Mapping[str, str] | None = None,
+        model: str | None = None, policy: str | None = None,
+    ) -> list[SummaryRow]:
+        """The async twin of :meth:`summary` (the ledger's own async read)."""
+        return await self.ledger.asummary(
+            group_by=group_by, since=since, until=until, tags=tags, model=model, policy=policy
+        )
+
     def total(
         self, *, since: datetime | None = None, until: datetime | None = None,
         tags: Mapping[str, str] | None = None, model: str | None = None,

@@ -58,6 +58,7 @@ class ModelScript:
     cached_tokens: int = 0
     replies: Mapping[str, Reply] | None = None
     flex_refusals: int = 0  # refuse this many flex requests (429 resource_unavailable) before serving flex
+    chunk_delay_s: float = 0.0  # a stream's pause before each of its events after the first
 
     def reply(self, messages: list[dict[str, Any]]) -> Reply | None:
         """What to answer, or ``None`` when replaying and this prompt was never recorded."""
@@ -91,6 +92,7 @@ def _default_answer(messages: list[dict[str, Any]]) -> str:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # hundreds of concurrent connections (a load test) queue, not fail
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up mid-answer (an abandoned or cut stream) is expected here, not
@@ -119,14 +121,16 @@ class FakeOpenAIServer:
     def script(self, model: str, *, answer: Answer = None,
                failures: Sequence[int | tuple[int, float]] = (), latency_s: float = 0.0,
                cut_stream_after: int | None = None, stream_usage: bool = True,
-               cached_tokens: int = 0, flex_refusals: int = 0) -> None:
+               cached_tokens: int = 0, flex_refusals: int = 0, chunk_delay_s: float = 0.0) -> None:
         """How to answer ``model``: ``answer`` is a text, a :class:`Reply`, or a function of the
         messages returning either (default: a deterministic filler answer). A request with
         ``service_tier: "flex"`` is served at flex (the response says so), after ``flex_refusals``
-        refusals (OpenAI's 429 ``resource_unavailable``)."""
+        refusals (OpenAI's 429 ``resource_unavailable``). ``chunk_delay_s`` paces a stream's events
+        (a slow upstream)."""
         with self._lock:
             self._scripts[model] = ModelScript(answer, deque(failures), latency_s, cut_stream_after,
-                                               stream_usage, cached_tokens, flex_refusals=flex_refusals)
+                                               stream_usage, cached_tokens, flex_refusals=flex_refusals,
+                                               chunk_delay_s=chunk_delay_s)
 
     def replay(self, model: str, replies: Mapping[str, Reply | str], *, latency_s: float = 0.0) -> None:
         """Answer ``model``'s requests from recordings: the request whose last message is the text
@@ -255,6 +259,9 @@ class FakeOpenAIServer:
                         self.wfile.flush()
                         self.close_connection = True
                         return
+                    if i and script.chunk_delay_s:
+                        self.wfile.flush()
+                        time.sleep(script.chunk_delay_s)
                     self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
