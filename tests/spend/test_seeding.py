@@ -346,3 +346,19 @@ def test_the_pending_queue_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
     assert "dropped" in caplog.text
     with pytest.raises(BudgetStoreUnavailable):  # fail closed while settles wait
         b.reserve(request_id="new", amount=Decimal("0.01"))
+
+
+def test_async_snapshot(redis_url: str) -> None:
+    async def main() -> None:
+        store = RedisBudgetStore(redis_url)
+        b = Budgets([BudgetConfig(name="g", limit_usd=Decimal(1), period="day")], store,
+                    ledger=MemoryLedger())
+        hold = await b.areserve(request_id="r", amount=Decimal("0.5"))
+        (state,) = await b.asnapshot()
+        assert (state.spent, state.reserved) == (0, Decimal("0.5"))
+        await hold.asettle(Decimal("0.25"))
+        assert [s.spent for s in await b.asnapshot()] == [Decimal("0.25")]
+        assert await Budgets(b.budgets, MemoryBudgetStore()).asnapshot() != []
+        await store.aclose()
+
+    asyncio.run(main())

@@ -525,6 +525,16 @@ class Budgets:
         chosen = list(keys) if keys is not None else self.keys_for()
         return self.store.snapshot(chosen, now=self._clock().timestamp())
 
+    async def asnapshot(self, keys: Sequence[BudgetKey] | None = None) -> list[BudgetState]:
+        """The async twin of :meth:`snapshot` (a network store's own async read; a local
+        store's is a fast local call)."""
+        chosen = list(keys) if keys is not None else self.keys_for()
+        now = self._clock().timestamp()
+        read = getattr(self.store, "asnapshot", None)
+        if read is not None:
+            return await read(chosen, now=now)  # type: ignore[no-any-return]
+        return self.store.snapshot(chosen, now=now)
+
     def seed_from_ledger(self, ledger: Ledger, *, now: datetime | None = None) -> int:
         """Seed each current-period counter with the ledger's spend, where the store has none.
 

@@ -340,6 +340,18 @@ class RedisBudgetStore:
             for i, k in enumerate(keys)
         ]
 
+    async def asnapshot(
+        self, keys: Sequence[BudgetKey], *, now: float | None = None
+    ) -> list[BudgetState]:
+        if not keys:
+            return []
+        at = int((time.time() if now is None else now) * 1000)
+        flat = await self._acall("snapshot", self._pairs(keys), [at])
+        return [
+            BudgetState.of(k, CounterState(int(flat[2 * i]), int(flat[2 * i + 1])))
+            for i, k in enumerate(keys)
+        ]
+
     def seed(self, key: BudgetKey, spent: int) -> bool:
         return bool(
             self._call("seed", [f"{self._prefix}c:{key.id}"], [spent, _expire_at_ms(key)])
