@@ -99,6 +99,7 @@ class _Base:
     ) -> None:
         cfg: CostrouteConfig = load_config(config) if config is not None else default_config()
         budgets = None
+        ledger = ledger if ledger is not None else ledger_from_config(cfg.ledger)
         if cfg.budgets or any(p.shadow for p in cfg.policies.values()):
             budget_store = budget_store or budget_store_from_config(cfg.budget_store)
         if cfg.budgets:
@@ -106,6 +107,7 @@ class _Base:
             budgets = Budgets(
                 cfg.budgets, budget_store,
                 on_alert=on_budget_alert, reservation_ttl_s=cfg.budget_store.reservation_ttl_s,
+                ledger=ledger,  # seeds a new or wiped store
             )
         cache = None
         if cfg.cache.enabled:
@@ -113,7 +115,7 @@ class _Base:
         self._owns_completer = completer is None
         self._engine = Engine(
             cfg, completer=completer or LiteLLMCompleter(), registry=registry, budgets=budgets, cache=cache,
-            ledger=ledger if ledger is not None else ledger_from_config(cfg.ledger),
+            ledger=ledger,
         )
         self._on_record = on_record
         self._shadows = {name: (ShadowSampler(p.shadow.rate, key=f"costroute-shadow:{name}"),

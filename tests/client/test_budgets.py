@@ -156,7 +156,7 @@ def test_feedback_turns_traffic_into_training_data(server, tmp_path) -> None:
     rows = {r["prompt"]: r for r in client.spend.outcomes()}
     assert rows[EASY[0]["content"]]["scores"] == {first.model: 1.0}
     assert rows[HARD[0]["content"]]["scores"] == {second.model: 0.0}
-    assert ledger.schema_version() == 3
+    assert ledger.schema_version() == 4
     ledger.close()
 
 

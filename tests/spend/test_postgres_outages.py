@@ -106,7 +106,7 @@ def test_a_ledger_made_while_the_server_is_down_works_once_it_is_up(pg: PgServer
     pg.start()
     wait_until_ready(ledger)  # connects and migrates now
     ledger.append(make_record(1))
-    assert ledger.schema_version() == 3 and len(ledger.records()) == 1
+    assert ledger.schema_version() == 4 and len(ledger.records()) == 1
     ledger.close()
 
 

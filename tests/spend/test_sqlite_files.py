@@ -48,12 +48,12 @@ def test_migrations_are_recorded_and_idempotent(tmp_path: Path) -> None:
     first.close()
     again = SQLiteLedger(path)  # reopening does not re-run or lose anything
     store = SQLiteBudgetStore(path)  # both components may share one file
-    assert again.schema_version() == 3 and len(again.records()) == 1
+    assert again.schema_version() == 4 and len(again.records()) == 1
     with sqlite3.connect(path) as conn:
         rows = conn.execute(
             "SELECT component, version FROM costroute_migrations ORDER BY 1"
         ).fetchall()
-    assert rows == [("budgets", 1), ("ledger", 1), ("ledger", 2), ("ledger", 3)]
+    assert rows == [("budgets", 1), ("budgets", 2), ("ledger", 1), ("ledger", 2), ("ledger", 3), ("ledger", 4)]
     again.close()
     store.close()
 
@@ -158,7 +158,8 @@ def test_an_old_ledger_is_migrated_without_losing_records(tmp_path: Path, versio
     path = tmp_path / "old.sqlite3"
     _old_ledger(path, version)
     upgraded = SQLiteLedger(path)
-    assert upgraded.schema_version() == 3
+    assert upgraded.schema_version() == 4
+    assert upgraded.summary()[0].cost_usd == Decimal("0.000123")  # rolled up by the migration
     (back,) = upgraded.records()
     assert (back.request_id, back.model, back.cost_usd, back.tags) == ("req-7", "m", Decimal("0.000123"), {"user": "a"})
     assert (back.service_tier, back.batch_id, back.role, back.step, back.verdict) == ("default", "", "answer", 0, "")

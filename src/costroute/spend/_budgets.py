@@ -18,10 +18,11 @@ from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
-from .._errors import BudgetExceeded, CostrouteError
+from .._errors import BudgetExceeded, BudgetStoreUnavailable, CostrouteError
 from ._config import BudgetConfig
-from ._keys import BudgetKey, budget_keys, period_bounds, scope_key
+from ._keys import BudgetKey, budget_keys
 from ._money import from_micros, to_micros, to_micros_ceil
+from ._seeding import PendingSettle, PendingSettles, StoreUnseeded, counter_sums, seed_windows
 from ._store import BudgetState, BudgetStore, ReserveOutcome, alert_id
 
 if TYPE_CHECKING:
@@ -141,6 +142,10 @@ class Budgets:
 
     ``clock`` returns the aware current time (default: UTC now); it drives periods and expiry.
     ``on_alert`` is called once per (budget, scope key, period, threshold) across processes.
+    With a ``ledger``, a store found empty (new, or wiped: a Redis restart without persistence)
+    is seeded from it before its first use, and again whenever it is found wiped later; a
+    settle the store cannot take is kept (at most ``max_pending``) and applied when it is back
+    (see :mod:`costroute.spend._seeding`).
     """
 
     def __init__(
@@ -151,6 +156,8 @@ class Budgets:
         on_alert: Callable[[AlertEvent], None] | None = None,
         clock: Clock | None = None,
         reservation_ttl_s: float = 600.0,
+        ledger: Ledger | None = None,
+        max_pending: int = 10_000,
     ) -> None:
         names = [b.name for b in budgets]
         if len(set(names)) != len(names):
@@ -163,6 +170,10 @@ class Budgets:
         self._alerts = {b.name: tuple(b.alerts) for b in budgets}
         self._claimed: set[str] = set()
         self._lock = threading.Lock()
+        self.ledger = ledger
+        self._guarded = ledger is not None
+        self._seed_lock = threading.Lock()
+        self.pending = PendingSettles(max_pending)
 
     def __repr__(self) -> str:
         return f"Budgets({[b.name for b in self.budgets]}, store={self.store!r})"
@@ -271,10 +282,19 @@ class Budgets:
         res, now = self._prepare(request_id, amount, tags, policy, model)
         if not res.keys:
             return res
+        self.flush_pending()  # fail closed while settles of answered requests wait for the store
         try:
-            outcome = self.store.reserve(
-                res.id, res.keys, res.micros, now=now, ttl_s=self.reservation_ttl_s
-            )
+            try:
+                outcome = self.store.reserve(
+                    res.id, res.keys, res.micros, now=now, ttl_s=self.reservation_ttl_s,
+                    guarded=self._guarded,
+                )
+            except StoreUnseeded:
+                self._seed()
+                outcome = self.store.reserve(
+                    res.id, res.keys, res.micros, now=now, ttl_s=self.reservation_ttl_s,
+                    guarded=self._guarded,
+                )
         except BaseException:
             with contextlib.suppress(Exception):
                 self.store.release(res.id, res.keys)
@@ -294,8 +314,18 @@ class Budgets:
         if not reservation.keys:
             reservation.state = "settled"
             return
-        spent = self.store.settle(reservation.id, reservation.keys, micros)
+        item = PendingSettle(reservation.id, reservation.request_id, reservation.keys, micros)
+        try:
+            if len(self.pending):
+                self.flush_pending()
+            spent = self._settle_one(item)
+        except BudgetStoreUnavailable as exc:
+            reservation.state = "settled"
+            self._defer(item, exc)
+            return
         reservation.state = "settled"
+        if spent is None:
+            return
         for event in self._settled_alerts(reservation, spent):
             key = self._key_of(reservation.keys, event)
             if self._claim_locally(key, event) and self.store.claim_alert(key, event.threshold, refused=event.refused):
@@ -318,10 +348,19 @@ class Budgets:
         res, now = self._prepare(request_id, amount, tags, policy, model)
         if not res.keys:
             return res
+        await self.aflush_pending()
         try:
-            outcome = await self.store.areserve(
-                res.id, res.keys, res.micros, now=now, ttl_s=self.reservation_ttl_s
-            )
+            try:
+                outcome = await self.store.areserve(
+                    res.id, res.keys, res.micros, now=now, ttl_s=self.reservation_ttl_s,
+                    guarded=self._guarded,
+                )
+            except StoreUnseeded:
+                await self._aseed()
+                outcome = await self.store.areserve(
+                    res.id, res.keys, res.micros, now=now, ttl_s=self.reservation_ttl_s,
+                    guarded=self._guarded,
+                )
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.store.arelease(res.id, res.keys)
@@ -343,8 +382,18 @@ class Budgets:
         if not reservation.keys:
             reservation.state = "settled"
             return
-        spent = await self.store.asettle(reservation.id, reservation.keys, micros)
+        item = PendingSettle(reservation.id, reservation.request_id, reservation.keys, micros)
+        try:
+            if len(self.pending):
+                await self.aflush_pending()
+            spent = await self._asettle_one(item)
+        except BudgetStoreUnavailable as exc:
+            reservation.state = "settled"
+            self._defer(item, exc)
+            return
         reservation.state = "settled"
+        if spent is None:
+            return
         for event in self._settled_alerts(reservation, spent):
             key = self._key_of(reservation.keys, event)
             if self._claim_locally(key, event) and await self.store.aclaim_alert(
@@ -360,11 +409,131 @@ class Budgets:
             await self.store.arelease(reservation.id, reservation.keys)
         reservation.state = "released"
 
+    # -- settles that wait for the store, and seeding -----------------------------------------
+    def _defer(self, item: PendingSettle, exc: BudgetStoreUnavailable) -> None:
+        if self.pending.add(item):
+            logger.warning(
+                "budget store unavailable: the settle of %s ($%s) waits for it (%d pending): %s",
+                item.request_id, from_micros(item.micros), len(self.pending), exc,
+            )
+        else:
+            logger.error(
+                "budget store unavailable and %d settles already pending: the settle of %s ($%s)"
+                " is dropped (its record is in the ledger; a seed would count it)",
+                self.pending.limit, item.request_id, from_micros(item.micros),
+            )
+
+    def _settle_one(self, item: PendingSettle) -> list[int] | None:
+        """Settle ``item``; None when a seed it had to run already counted it (from its record)."""
+        try:
+            return self.store.settle(item.reservation_id, item.keys, item.micros, guarded=self._guarded)
+        except StoreUnseeded:
+            if item.request_id in self._seed()[1]:
+                return None
+            return self.store.settle(item.reservation_id, item.keys, item.micros, guarded=self._guarded)
+
+    async def _asettle_one(self, item: PendingSettle) -> list[int] | None:
+        try:
+            return await self.store.asettle(
+                item.reservation_id, item.keys, item.micros, guarded=self._guarded
+            )
+        except StoreUnseeded:
+            if item.request_id in (await self._aseed())[1]:
+                return None
+            return await self.store.asettle(
+                item.reservation_id, item.keys, item.micros, guarded=self._guarded
+            )
+
+    def flush_pending(self) -> int:
+        """Apply the settles that waited for the store, oldest first; returns how many. Raises
+        :class:`~costroute.BudgetStoreUnavailable` (keeping the rest) while it is still away."""
+        done = 0
+        with self.pending.flush_lock:
+            while (item := self.pending.pop()) is not None:
+                try:
+                    self._settle_one(item)
+                except BaseException:
+                    self.pending.push_back(item)
+                    raise
+                done += 1
+        if done:
+            logger.info("budget store back: %d waiting settles applied", done)
+        return done
+
+    async def aflush_pending(self) -> int:
+        """The async twin of :meth:`flush_pending`."""
+        done = 0
+        while (item := self.pending.pop()) is not None:
+            try:
+                await self._asettle_one(item)
+            except BaseException:
+                self.pending.push_back(item)
+                raise
+            done += 1
+        if done:
+            logger.info("budget store back: %d waiting settles applied", done)
+        return done
+
+    def _seeded(self, sums: dict[BudgetKey, int], seen: set[str], done: bool) -> tuple[bool, set[str]]:
+        dropped = self.pending.drop_requests(seen)
+        if done:
+            logger.warning(
+                "budget store %r was empty: seeded %d counters from the ledger", self.store, len(sums)
+            )
+        if dropped:
+            logger.info("%d waiting settles were counted by the seed from the ledger", dropped)
+        return done, seen
+
+    def seed(self) -> bool:
+        """Seed an unseeded store (new or wiped) with the current periods' spend from the ledger,
+        atomically and once across processes; True if this call seeded it."""
+        return self._seed()[0]
+
+    async def aseed(self) -> bool:
+        """The async twin of :meth:`seed`."""
+        return (await self._aseed())[0]
+
+    def _seed(self) -> tuple[bool, set[str]]:
+        """Seed; also returns the request ids of the records the seed counted."""
+        if self.ledger is None:
+            raise BudgetStoreUnavailable("the budget store is empty and there is no ledger to seed it")
+        with self._seed_lock:
+            at = self._clock()
+            sums: dict[BudgetKey, int] = {}
+            seen: set[str] = set()
+            for budget, start, end in seed_windows(self.budgets, at):
+                records = self.ledger.records(since=start, until=end)
+                seen.update(r.request_id for r in records)
+                sums.update(counter_sums(budget, records, at))
+            return self._seeded(sums, seen, self.store.seed_all(list(sums.items())))
+
+    async def _aseed(self) -> tuple[bool, set[str]]:
+        if self.ledger is None:
+            raise BudgetStoreUnavailable("the budget store is empty and there is no ledger to seed it")
+        at = self._clock()
+        sums: dict[BudgetKey, int] = {}
+        seen: set[str] = set()
+        for budget, start, end in seed_windows(self.budgets, at):
+            records = await self.ledger.arecords(since=start, until=end)
+            seen.update(r.request_id for r in records)
+            sums.update(counter_sums(budget, records, at))
+        return self._seeded(sums, seen, await self.store.aseed_all(list(sums.items())))
+
     # -- inspection and seeding ----------------------------------------------------------------
     def snapshot(self, keys: Sequence[BudgetKey] | None = None) -> list[BudgetState]:
         """The state of ``keys`` (default: the counters of a request with no tags)."""
         chosen = list(keys) if keys is not None else self.keys_for()
         return self.store.snapshot(chosen, now=self._clock().timestamp())
+
+    async def asnapshot(self, keys: Sequence[BudgetKey] | None = None) -> list[BudgetState]:
+        """The async twin of :meth:`snapshot` (a network store's own async read; a local
+        store's is a fast local call)."""
+        chosen = list(keys) if keys is not None else self.keys_for()
+        now = self._clock().timestamp()
+        read = getattr(self.store, "asnapshot", None)
+        if read is not None:
+            return await read(chosen, now=now)  # type: ignore[no-any-return]
+        return self.store.snapshot(chosen, now=now)
 
     def seed_from_ledger(self, ledger: Ledger, *, now: datetime | None = None) -> int:
         """Seed each current-period counter with the ledger's spend, where the store has none.
@@ -374,17 +543,7 @@ class Budgets:
         """
         at = now or self._clock()
         seeded = 0
-        for budget in self.budgets:
-            start, end = period_bounds(budget.period, at, budget.timezone)
-            sums: dict[BudgetKey, int] = {}
-            for rec in ledger.records(since=start, until=end):
-                scope = scope_key(budget.scope, tags=rec.tags, policy=rec.policy, model=rec.model)
-                if scope is None:
-                    continue
-                (key,) = budget_keys(
-                    [budget], tags=rec.tags, policy=rec.policy, model=rec.model, now=at
-                )
-                sums[key] = sums.get(key, 0) + to_micros(rec.cost_usd)
+        for budget, start, end in seed_windows(self.budgets, at):
+            sums = counter_sums(budget, ledger.records(since=start, until=end), at)
             seeded += sum(self.store.seed(key, micros) for key, micros in sums.items())
         return seeded
-

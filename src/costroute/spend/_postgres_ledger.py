@@ -19,6 +19,7 @@ from ._group import GroupCommitter
 from ._ledger import SummaryRow, check_source
 from ._postgres_io import PgDatabase
 from ._records import Feedback, FeedbackSource, SpendRecord
+from ._rollup import DIMS, SUMS, RollupDialect, combine, rollup_queries
 from ._sql import (
     COLUMNS,
     FEEDBACK_EFFECTIVE,
@@ -40,6 +41,22 @@ __all__ = ["PostgresLedger"]
 def _split(script: str) -> tuple[str, ...]:
     return tuple(s for s in (p.strip() for p in script.split(";")) if s)
 
+
+_RAW_SUMS = (  # singles and SUMS over records, as the rollup keeps them
+    "SUM(CASE WHEN multi THEN 0 ELSE 1 END)", "COUNT(*)", "SUM(input_tokens)",
+    "SUM(cache_read_tokens)", "SUM(cache_write_tokens)", "SUM(output_tokens)",
+    "SUM(reasoning_tokens)", "SUM(cost_micros)", "SUM(baseline_micros)", "SUM(saved_micros)",
+    "SUM(CASE WHEN status = 'cache_hit' THEN 1 ELSE 0 END)",
+    "SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END)",
+    "SUM(CASE WHEN estimated OR status = 'estimated' THEN 1 ELSE 0 END)",
+)
+_NEW_SUMS = (  # the same for one new record (after "singles, attempts")
+    "NEW.input_tokens", "NEW.cache_read_tokens", "NEW.cache_write_tokens", "NEW.output_tokens",
+    "NEW.reasoning_tokens", "NEW.cost_micros", "NEW.baseline_micros", "NEW.saved_micros",
+    "CASE WHEN NEW.status = 'cache_hit' THEN 1 ELSE 0 END",
+    "CASE WHEN NEW.status = 'error' THEN 1 ELSE 0 END",
+    "CASE WHEN NEW.estimated OR NEW.status = 'estimated' THEN 1 ELSE 0 END",
+)
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _split("""
@@ -99,6 +116,53 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ALTER TABLE feedback DROP CONSTRAINT feedback_pkey;
     ALTER TABLE feedback ADD PRIMARY KEY (request_id, source)
     """),
+    # v4: rollups kept by the database itself (see _rollup), backfilled from the records. The
+    # trigger serialises the records of one request (an advisory lock per request id), so a
+    # request's second record, written concurrently by another process, is always seen.
+    (
+        "ALTER TABLE spend_records ADD COLUMN multi BOOLEAN NOT NULL DEFAULT FALSE",
+        "UPDATE spend_records SET multi = TRUE WHERE request_id IN"
+        " (SELECT request_id FROM spend_records GROUP BY request_id HAVING COUNT(*) > 1)",
+        "CREATE INDEX spend_records_multi ON spend_records (ts) WHERE multi",
+        f"""CREATE TABLE spend_rollup (
+            bucket TIMESTAMPTZ NOT NULL,
+            {", ".join(f"{c} JSONB NOT NULL" if c == "tags" else f"{c} TEXT NOT NULL" for c in DIMS)},
+            singles BIGINT NOT NULL,
+            {", ".join(f"{c} BIGINT NOT NULL" for c in SUMS)},
+            PRIMARY KEY (bucket, {", ".join(DIMS)})
+        )""",
+        f"""INSERT INTO spend_rollup (bucket, {", ".join(DIMS)}, singles, {", ".join(SUMS)})
+            SELECT date_trunc('hour', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', {", ".join(DIMS)},
+              {", ".join(_RAW_SUMS)}
+            FROM spend_records GROUP BY 1, {", ".join(str(i) for i in range(2, len(DIMS) + 2))}""",
+        f"""CREATE FUNCTION costroute_spend_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            others BOOLEAN;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(hashtext('costroute-request:' || NEW.request_id));
+            SELECT EXISTS (SELECT 1 FROM spend_records o
+                           WHERE o.request_id = NEW.request_id AND o.id <> NEW.id) INTO others;
+            IF others THEN
+                UPDATE spend_rollup r SET singles = r.singles - 1
+                  FROM spend_records o
+                  WHERE o.request_id = NEW.request_id AND o.id <> NEW.id AND NOT o.multi
+                    AND r.bucket = date_trunc('hour', o.ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+                    AND {" AND ".join(f"r.{c} = o.{c}" for c in DIMS)};
+                UPDATE spend_records SET multi = TRUE WHERE request_id = NEW.request_id AND NOT multi;
+            END IF;
+            INSERT INTO spend_rollup AS r (bucket, {", ".join(DIMS)}, singles, {", ".join(SUMS)})
+              VALUES (date_trunc('hour', NEW.ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+                {", ".join("NEW." + c for c in DIMS)},
+                CASE WHEN others THEN 0 ELSE 1 END, 1, {", ".join(_NEW_SUMS)})
+              ON CONFLICT (bucket, {", ".join(DIMS)}) DO UPDATE SET
+                singles = r.singles + excluded.singles,
+                {", ".join(f"{c} = r.{c} + excluded.{c}" for c in SUMS)};
+            RETURN NULL;
+        END
+        $$""",
+        "CREATE TRIGGER spend_rollup_insert AFTER INSERT ON spend_records"
+        " FOR EACH ROW EXECUTE FUNCTION costroute_spend_rollup()",
+    ),
 )
 
 
@@ -120,6 +184,11 @@ _DIALECT = Dialect(
     day_expr="to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
     decimal_out=lambda d: d,
     tags_out=lambda s: s,
+)
+
+_ROLLUP = RollupDialect(
+    ph="%s", ts_out=_ts_out, tag_expr=lambda name: ("tags ->> %s", name),
+    day_of=lambda col: f"to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD')", multi_true="TRUE",
 )
 
 _INSERT = (
@@ -263,22 +332,47 @@ class PostgresLedger:
         until: datetime | None = None, tags: Mapping[str, str] | None = None,
         model: str | None = None, policy: str | None = None,
     ) -> list[SummaryRow]:
-        sql, params = summary_query(
-            _DIALECT, group_by=group_by, since=since, until=until, tags=tags, model=model,
+        """Totals per group, from the rollups (whole hours) and the records (partial hours)."""
+        queries = rollup_queries(
+            _ROLLUP, group_by=group_by, since=since, until=until, tags=tags, model=model,
             policy=policy,
         )
-        return summary_rows(self._fetch("summarise records", sql, params), tuple(group_by))
+
+        def fetch(c: Any) -> list[tuple[str, list[Any]]]:
+            with c.transaction():  # one snapshot for every part
+                c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                return [(q.kind, c.execute(q.sql, q.params).fetchall()) for q in queries]
+
+        return combine(self._db.run("summarise records", fetch), tuple(group_by))
 
     async def asummary(
         self, *, group_by: Sequence[str] = (), since: datetime | None = None,
         until: datetime | None = None, tags: Mapping[str, str] | None = None,
         model: str | None = None, policy: str | None = None,
     ) -> list[SummaryRow]:
+        queries = rollup_queries(
+            _ROLLUP, group_by=group_by, since=since, until=until, tags=tags, model=model,
+            policy=policy,
+        )
+
+        async def fetch(c: Any) -> list[tuple[str, list[Any]]]:
+            async with c.transaction():
+                await c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                return [(q.kind, await (await c.execute(q.sql, q.params)).fetchall()) for q in queries]
+
+        return combine(await self._db.arun("summarise records", fetch), tuple(group_by))
+
+    def scan_summary(
+        self, *, group_by: Sequence[str] = (), since: datetime | None = None,
+        until: datetime | None = None, tags: Mapping[str, str] | None = None,
+        model: str | None = None, policy: str | None = None,
+    ) -> list[SummaryRow]:
+        """:meth:`summary` by a full scan of the records (what the rollups must equal)."""
         sql, params = summary_query(
             _DIALECT, group_by=group_by, since=since, until=until, tags=tags, model=model,
             policy=policy,
         )
-        return summary_rows(await self._afetch("summarise records", sql, params), tuple(group_by))
+        return summary_rows(self._fetch("summarise records", sql, params), tuple(group_by))
 
     # -- feedback ---------------------------------------------------------------------------
     def _feedback_params(

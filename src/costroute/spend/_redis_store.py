@@ -16,6 +16,7 @@ from typing import Any
 from .._errors import BudgetStoreUnavailable
 from ._keys import BudgetKey
 from ._redact import redact_url, scrub
+from ._seeding import StoreUnseeded
 from ._store import BudgetState, CounterState, ReserveOutcome, alert_id
 
 __all__ = ["RedisBudgetStore"]
@@ -133,9 +134,30 @@ end
 return 0
 """
 
+# KEYS[1] is the "seeded" marker, then the counters; ARGV[1] the marker's value, then per
+# counter its spent and expiry (ms)
+_SEED_ALL = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 2, #KEYS do
+  local had = tonumber(redis.call('HGET', KEYS[i], 'spent')) or 0
+  redis.call('HSET', KEYS[i], 'spent', math.max(had, tonumber(ARGV[2*i-2])))
+  local at = tonumber(ARGV[2*i-1])
+  if at > 0 then redis.call('PEXPIREAT', KEYS[i], at) end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
+
+# a guarded operation gets the marker as its last key and changes nothing without it
+_GUARD = """
+local marker = table.remove(KEYS)
+if redis.call('EXISTS', marker) == 0 then return -1 end
+"""
+
 _SCRIPTS = {
     "reserve": _RESERVE, "settle": _SETTLE, "release": _RELEASE, "snapshot": _SNAPSHOT,
-    "seed": _SEED, "claim": _CLAIM,
+    "seed": _SEED, "claim": _CLAIM, "seed_all": _SEED_ALL,
+    "g_reserve": _GUARD + _RESERVE, "g_settle": _GUARD + _SETTLE,
 }
 
 
@@ -197,14 +219,32 @@ class RedisBudgetStore:
             f"budget store {redact_url(self._url)} unavailable: {type(exc).__name__}: {detail}"
         )
 
-    def _call(self, name: str, keys: list[str], args: list[Any]) -> Any:
+    @property
+    def _marker(self) -> str:
+        return f"{self._prefix}seeded"
+
+    def _guarded(self, result: Any) -> Any:
+        if result == -1:
+            raise StoreUnseeded(
+                f"the budget store {redact_url(self._url)} has not been seeded from the ledger"
+            )
+        return result
+
+    def _call(self, name: str, keys: list[str], args: list[Any], guarded: bool = False) -> Any:
+        if guarded:
+            name, keys = f"g_{name}", [*keys, self._marker]
         try:
             self._client()
-            return self._scripts[name](keys=keys, args=args)
+            result = self._scripts[name](keys=keys, args=args)
         except self._redis.RedisError as exc:
             raise self._unavailable(exc) from exc
+        return self._guarded(result) if guarded else result
 
-    async def _acall(self, name: str, keys: list[str], args: list[Any]) -> Any:
+    async def _acall(
+        self, name: str, keys: list[str], args: list[Any], guarded: bool = False
+    ) -> Any:
+        if guarded:
+            name, keys = f"g_{name}", [*keys, self._marker]
         before = _cancelling()
         try:
             self._aclient()
@@ -215,7 +255,14 @@ class RedisBudgetStore:
             # redis-py can swallow a cancellation that lands while it connects (redis-py #2551
             # and kin); a task must not outlive its own cancellation, so raise it here.
             raise asyncio.CancelledError
-        return result
+        return self._guarded(result) if guarded else result
+
+    def _seed_args(self, counters: Sequence[tuple[BudgetKey, int]]) -> tuple[list[str], list[Any]]:
+        keys = [self._marker, *(f"{self._prefix}c:{k.id}" for k, _ in counters)]
+        args: list[Any] = [repr(time.time())]
+        for k, spent in counters:
+            args += [spent, _expire_at_ms(k)]
+        return keys, args
 
     def _pairs(self, keys: Sequence[BudgetKey]) -> list[str]:
         out = []
@@ -243,27 +290,37 @@ class RedisBudgetStore:
     # -- operations -------------------------------------------------------------------------
     def reserve(
         self, reservation_id: str, keys: Sequence[BudgetKey], amount: int, *, now: float,
-        ttl_s: float,
+        ttl_s: float, guarded: bool = False,
     ) -> ReserveOutcome:
         args = self._reserve_args(reservation_id, keys, amount, now, ttl_s)
-        return self._outcome(self._call("reserve", self._pairs(keys), args))
+        return self._outcome(self._call("reserve", self._pairs(keys), args, guarded))
 
     async def areserve(
         self, reservation_id: str, keys: Sequence[BudgetKey], amount: int, *, now: float,
-        ttl_s: float,
+        ttl_s: float, guarded: bool = False,
     ) -> ReserveOutcome:
         args = self._reserve_args(reservation_id, keys, amount, now, ttl_s)
-        return self._outcome(await self._acall("reserve", self._pairs(keys), args))
+        return self._outcome(await self._acall("reserve", self._pairs(keys), args, guarded))
 
-    def settle(self, reservation_id: str, keys: Sequence[BudgetKey], actual: int) -> list[int]:
-        args = [reservation_id, actual, *(_expire_at_ms(k) for k in keys)]
-        return [int(v) for v in self._call("settle", self._pairs(keys), args)]
-
-    async def asettle(
-        self, reservation_id: str, keys: Sequence[BudgetKey], actual: int
+    def settle(
+        self, reservation_id: str, keys: Sequence[BudgetKey], actual: int, *, guarded: bool = False
     ) -> list[int]:
         args = [reservation_id, actual, *(_expire_at_ms(k) for k in keys)]
-        return [int(v) for v in await self._acall("settle", self._pairs(keys), args)]
+        return [int(v) for v in self._call("settle", self._pairs(keys), args, guarded)]
+
+    async def asettle(
+        self, reservation_id: str, keys: Sequence[BudgetKey], actual: int, *, guarded: bool = False
+    ) -> list[int]:
+        args = [reservation_id, actual, *(_expire_at_ms(k) for k in keys)]
+        return [int(v) for v in await self._acall("settle", self._pairs(keys), args, guarded)]
+
+    def seed_all(self, counters: Sequence[tuple[BudgetKey, int]]) -> bool:
+        keys, args = self._seed_args(counters)
+        return bool(self._call("seed_all", keys, args))
+
+    async def aseed_all(self, counters: Sequence[tuple[BudgetKey, int]]) -> bool:
+        keys, args = self._seed_args(counters)
+        return bool(await self._acall("seed_all", keys, args))
 
     def release(self, reservation_id: str, keys: Sequence[BudgetKey]) -> None:
         if keys:
@@ -278,6 +335,18 @@ class RedisBudgetStore:
             return []
         at = int((time.time() if now is None else now) * 1000)
         flat = self._call("snapshot", self._pairs(keys), [at])
+        return [
+            BudgetState.of(k, CounterState(int(flat[2 * i]), int(flat[2 * i + 1])))
+            for i, k in enumerate(keys)
+        ]
+
+    async def asnapshot(
+        self, keys: Sequence[BudgetKey], *, now: float | None = None
+    ) -> list[BudgetState]:
+        if not keys:
+            return []
+        at = int((time.time() if now is None else now) * 1000)
+        flat = await self._acall("snapshot", self._pairs(keys), [at])
         return [
             BudgetState.of(k, CounterState(int(flat[2 * i]), int(flat[2 * i + 1])))
             for i, k in enumerate(keys)

@@ -24,6 +24,7 @@ from ._group import GroupCommitter
 from ._health import Health
 from ._ledger import SummaryRow, check_source
 from ._records import Feedback, FeedbackSource, SpendRecord
+from ._rollup import DIMS, HOUR_MICROS, SUMS, RollupDialect, combine, rollup_queries
 from ._sql import (
     COLUMNS,
     FEEDBACK_EFFECTIVE,
@@ -45,6 +46,19 @@ from ._sqlite import SQLiteFile
 __all__ = ["SQLiteLedger"]
 
 T = TypeVar("T")
+
+_DIM_COLUMNS = ", ".join(f"{c} TEXT NOT NULL" for c in DIMS)
+_RAW_SUMS = (  # singles and SUMS over records, as the rollup keeps them
+    "SUM(1 - multi)", "COUNT(*)", "SUM(input_tokens)", "SUM(cache_read_tokens)",
+    "SUM(cache_write_tokens)", "SUM(output_tokens)", "SUM(reasoning_tokens)", "SUM(cost_micros)",
+    "SUM(baseline_micros)", "SUM(saved_micros)", "SUM(status = 'cache_hit')",
+    "SUM(status = 'error')", "SUM(estimated OR status = 'estimated')",
+)
+_NEW_SUMS = (  # the same for one new record (after "singles, attempts")
+    "NEW.input_tokens", "NEW.cache_read_tokens", "NEW.cache_write_tokens", "NEW.output_tokens",
+    "NEW.reasoning_tokens", "NEW.cost_micros", "NEW.baseline_micros", "NEW.saved_micros",
+    "NEW.status = 'cache_hit'", "NEW.status = 'error'", "NEW.estimated OR NEW.status = 'estimated'",
+)
 
 _MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     """
@@ -110,6 +124,41 @@ _MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     DROP TABLE feedback;
     ALTER TABLE feedback_v3 RENAME TO feedback
     """,
+    # v4: rollups kept by the database itself (see _rollup), backfilled from the records
+    (
+        "ALTER TABLE spend_records ADD COLUMN multi INTEGER NOT NULL DEFAULT 0",
+        "UPDATE spend_records SET multi = 1 WHERE request_id IN"
+        " (SELECT request_id FROM spend_records GROUP BY request_id HAVING COUNT(*) > 1)",
+        "CREATE INDEX spend_records_multi ON spend_records (ts) WHERE multi = 1",
+        f"""CREATE TABLE spend_rollup (
+            bucket INTEGER NOT NULL,
+            {_DIM_COLUMNS},
+            singles INTEGER NOT NULL,
+            {", ".join(f"{c} INTEGER NOT NULL" for c in SUMS)},
+            PRIMARY KEY (bucket, {", ".join(DIMS)})
+        )""",
+        f"""INSERT INTO spend_rollup (bucket, {", ".join(DIMS)}, singles, {", ".join(SUMS)})
+            SELECT (ts / {HOUR_MICROS}) * {HOUR_MICROS}, {", ".join(DIMS)}, {", ".join(_RAW_SUMS)}
+            FROM spend_records GROUP BY 1, {", ".join(str(i) for i in range(2, len(DIMS) + 2))}""",
+        f"""CREATE TRIGGER spend_rollup_insert AFTER INSERT ON spend_records BEGIN
+            UPDATE spend_rollup SET singles = singles - 1
+              WHERE (bucket, {", ".join(DIMS)}) IN (
+                SELECT (o.ts / {HOUR_MICROS}) * {HOUR_MICROS}, {", ".join("o." + c for c in DIMS)}
+                FROM spend_records o
+                WHERE o.request_id = NEW.request_id AND o.id != NEW.id AND o.multi = 0);
+            UPDATE spend_records SET multi = 1
+              WHERE request_id = NEW.request_id AND EXISTS (
+                SELECT 1 FROM spend_records o WHERE o.request_id = NEW.request_id AND o.id != NEW.id);
+            INSERT INTO spend_rollup (bucket, {", ".join(DIMS)}, singles, {", ".join(SUMS)})
+              VALUES ((NEW.ts / {HOUR_MICROS}) * {HOUR_MICROS}, {", ".join("NEW." + c for c in DIMS)},
+                NOT EXISTS (SELECT 1 FROM spend_records o
+                            WHERE o.request_id = NEW.request_id AND o.id != NEW.id),
+                1, {", ".join(_NEW_SUMS)})
+              ON CONFLICT (bucket, {", ".join(DIMS)}) DO UPDATE SET
+                singles = singles + excluded.singles,
+                {", ".join(f"{c} = {c} + excluded.{c}" for c in SUMS)};
+        END""",
+    ),
 )
 
 
@@ -125,6 +174,11 @@ _DIALECT = Dialect(
     day_expr="strftime('%Y-%m-%d', ts / 1000000, 'unixepoch')",
     decimal_out=str,
     tags_out=str,
+)
+
+_ROLLUP = RollupDialect(
+    ph="?", ts_out=micros_from_utc, tag_expr=_tag_expr,
+    day_of=lambda col: f"strftime('%Y-%m-%d', {col} / 1000000, 'unixepoch')", multi_true="1",
 )
 
 _INSERT = (
@@ -271,6 +325,23 @@ class SQLiteLedger:
         until: datetime | None = None, tags: Mapping[str, str] | None = None,
         model: str | None = None, policy: str | None = None,
     ) -> list[SummaryRow]:
+        """Totals per group, from the rollups (whole hours) and the records (partial hours)."""
+        queries = rollup_queries(
+            _ROLLUP, group_by=group_by, since=since, until=until, tags=tags, model=model,
+            policy=policy,
+        )
+        with self._guard("summarise records"):
+            conn = self._db.connection()
+            with self._db.read(conn):  # one snapshot for every part
+                results = [(q.kind, conn.execute(q.sql, q.params).fetchall()) for q in queries]
+        return combine(results, tuple(group_by))
+
+    def scan_summary(
+        self, *, group_by: Sequence[str] = (), since: datetime | None = None,
+        until: datetime | None = None, tags: Mapping[str, str] | None = None,
+        model: str | None = None, policy: str | None = None,
+    ) -> list[SummaryRow]:
+        """:meth:`summary` by a full scan of the records (what the rollups must equal)."""
         sql, params = summary_query(
             _DIALECT, group_by=group_by, since=since, until=until, tags=tags, model=model,
             policy=policy,

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from .._errors import BudgetStoreUnavailable
 from ._config import default_budget_store_path
 from ._keys import BudgetKey
+from ._seeding import StoreUnseeded
 from ._sqlite import SQLiteFile
 from ._store import BudgetState, CounterState, LocalBudgetStore, ReserveOutcome, alert_id
 
@@ -39,6 +40,16 @@ _MIGRATIONS = (
         created_at REAL NOT NULL
     )
     """,
+    # the "seeded" marker (see _seeding): a file that already holds counters was kept by this
+    # store before the marker existed, and counts as seeded; a new file does not
+    """
+    CREATE TABLE budget_meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO budget_meta (name, value)
+        SELECT 'seeded', 'migrated' WHERE EXISTS (SELECT 1 FROM budget_counters)
+    """,
 )
 
 
@@ -49,6 +60,11 @@ def _state(conn: sqlite3.Connection, key_id: str, now: float) -> CounterState:
         (key_id, key_id, now),
     ).fetchone()
     return CounterState(int(row[0] or 0), int(row[1] or 0))
+
+
+def _check(conn: sqlite3.Connection, guarded: bool, path: str) -> None:
+    if guarded and conn.execute("SELECT 1 FROM budget_meta WHERE name = 'seeded'").fetchone() is None:
+        raise StoreUnseeded(f"the budget store {path} has not been seeded from the ledger")
 
 
 class SQLiteBudgetStore(LocalBudgetStore):
@@ -72,10 +88,11 @@ class SQLiteBudgetStore(LocalBudgetStore):
 
     def reserve(
         self, reservation_id: str, keys: Sequence[BudgetKey], amount: int, *, now: float,
-        ttl_s: float,
+        ttl_s: float, guarded: bool = False,
     ) -> ReserveOutcome:
         try:
             with self._db.write() as conn:
+                _check(conn, guarded, self.path)
                 conn.execute("DELETE FROM budget_reservations WHERE expires_at <= ?", (now,))
                 held = {
                     row[0] for row in conn.execute(
@@ -104,9 +121,12 @@ class SQLiteBudgetStore(LocalBudgetStore):
         except sqlite3.Error as exc:
             raise BudgetStoreUnavailable(f"budget store {self.path}: {exc}") from exc
 
-    def settle(self, reservation_id: str, keys: Sequence[BudgetKey], actual: int) -> list[int]:
+    def settle(
+        self, reservation_id: str, keys: Sequence[BudgetKey], actual: int, *, guarded: bool = False
+    ) -> list[int]:
         try:
             with self._db.write() as conn:
+                _check(conn, guarded, self.path)
                 out = []
                 for k in keys:
                     conn.execute(
@@ -151,6 +171,23 @@ class SQLiteBudgetStore(LocalBudgetStore):
                     (key.id, spent),
                 )
                 return cur.rowcount == 1
+        except sqlite3.Error as exc:
+            raise BudgetStoreUnavailable(f"budget store {self.path}: {exc}") from exc
+
+    def seed_all(self, counters: Sequence[tuple[BudgetKey, int]]) -> bool:
+        try:
+            with self._db.write() as conn:
+                if conn.execute("SELECT 1 FROM budget_meta WHERE name = 'seeded'").fetchone():
+                    return False
+                conn.executemany(
+                    "INSERT INTO budget_counters (key_id, spent) VALUES (?, ?)"
+                    " ON CONFLICT (key_id) DO UPDATE SET spent = MAX(spent, excluded.spent)",
+                    [(k.id, spent) for k, spent in counters],
+                )
+                conn.execute(
+                    "INSERT INTO budget_meta (name, value) VALUES ('seeded', ?)", (str(time.time()),)
+                )
+                return True
         except sqlite3.Error as exc:
             raise BudgetStoreUnavailable(f"budget store {self.path}: {exc}") from exc
 

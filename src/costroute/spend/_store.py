@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 
 from ._keys import BudgetKey
 from ._money import from_micros
+from ._seeding import StoreUnseeded
 
 __all__ = [
     "BudgetState",
@@ -91,14 +92,19 @@ class BudgetStore(Protocol):
 
     def reserve(
         self, reservation_id: str, keys: Sequence[BudgetKey], amount: int, *, now: float,
-        ttl_s: float,
+        ttl_s: float, guarded: bool = False,
     ) -> ReserveOutcome:
         """Reserve ``amount`` on every key if ``spent + reserved + amount <= limit`` on each
-        enforced key; otherwise change nothing. Reserving an id twice is a no-op."""
+        enforced key; otherwise change nothing. Reserving an id twice is a no-op. ``guarded``:
+        raise :class:`~costroute.spend._seeding.StoreUnseeded` (changing nothing) when the store
+        has not been seeded since it was created or wiped."""
         ...
 
-    def settle(self, reservation_id: str, keys: Sequence[BudgetKey], actual: int) -> list[int]:
-        """Drop the reservation (if still live) and add ``actual`` to spent; returns spent per key."""
+    def settle(
+        self, reservation_id: str, keys: Sequence[BudgetKey], actual: int, *, guarded: bool = False
+    ) -> list[int]:
+        """Drop the reservation (if still live) and add ``actual`` to spent; returns spent per key.
+        ``guarded`` as for :meth:`reserve`."""
         ...
 
     def release(self, reservation_id: str, keys: Sequence[BudgetKey]) -> None:
@@ -113,18 +119,26 @@ class BudgetStore(Protocol):
         """Set the counter's spent to ``spent`` only if it has never been written; True if set."""
         ...
 
+    def seed_all(self, counters: Sequence[tuple[BudgetKey, int]]) -> bool:
+        """If the store's "seeded" marker is missing: raise each counter's spent to at least the
+        given amount, then set the marker, atomically; True if this call seeded. A no-op (False)
+        once seeded."""
+        ...
+
     def claim_alert(self, key: BudgetKey, threshold: float, *, refused: bool = False) -> bool:
         """True exactly once per (counter, threshold, refused), across every process using the store."""
         ...
 
     async def areserve(
         self, reservation_id: str, keys: Sequence[BudgetKey], amount: int, *, now: float,
-        ttl_s: float,
+        ttl_s: float, guarded: bool = False,
     ) -> ReserveOutcome: ...
 
     async def asettle(
-        self, reservation_id: str, keys: Sequence[BudgetKey], actual: int
+        self, reservation_id: str, keys: Sequence[BudgetKey], actual: int, *, guarded: bool = False
     ) -> list[int]: ...
+
+    async def aseed_all(self, counters: Sequence[tuple[BudgetKey, int]]) -> bool: ...
 
     async def arelease(self, reservation_id: str, keys: Sequence[BudgetKey]) -> None: ...
 
@@ -161,11 +175,16 @@ class LocalBudgetStore:
 
     def reserve(
         self, reservation_id: str, keys: Sequence[BudgetKey], amount: int, *, now: float,
-        ttl_s: float,
+        ttl_s: float, guarded: bool = False,
     ) -> ReserveOutcome:
         raise NotImplementedError
 
-    def settle(self, reservation_id: str, keys: Sequence[BudgetKey], actual: int) -> list[int]:
+    def settle(
+        self, reservation_id: str, keys: Sequence[BudgetKey], actual: int, *, guarded: bool = False
+    ) -> list[int]:
+        raise NotImplementedError
+
+    def seed_all(self, counters: Sequence[tuple[BudgetKey, int]]) -> bool:
         raise NotImplementedError
 
     def release(self, reservation_id: str, keys: Sequence[BudgetKey]) -> None:
@@ -176,12 +195,17 @@ class LocalBudgetStore:
 
     async def areserve(
         self, reservation_id: str, keys: Sequence[BudgetKey], amount: int, *, now: float,
-        ttl_s: float,
+        ttl_s: float, guarded: bool = False,
     ) -> ReserveOutcome:
-        return self.reserve(reservation_id, keys, amount, now=now, ttl_s=ttl_s)
+        return self.reserve(reservation_id, keys, amount, now=now, ttl_s=ttl_s, guarded=guarded)
 
-    async def asettle(self, reservation_id: str, keys: Sequence[BudgetKey], actual: int) -> list[int]:
-        return self.settle(reservation_id, keys, actual)
+    async def asettle(
+        self, reservation_id: str, keys: Sequence[BudgetKey], actual: int, *, guarded: bool = False
+    ) -> list[int]:
+        return self.settle(reservation_id, keys, actual, guarded=guarded)
+
+    async def aseed_all(self, counters: Sequence[tuple[BudgetKey, int]]) -> bool:
+        return self.seed_all(counters)
 
     async def arelease(self, reservation_id: str, keys: Sequence[BudgetKey]) -> None:
         self.release(reservation_id, keys)
@@ -197,18 +221,24 @@ class MemoryBudgetStore(LocalBudgetStore):
         self._lock = threading.Lock()
         self._counters: dict[str, _Counter] = {}
         self._alerts: set[str] = set()
+        self._seeded = False
 
     def __repr__(self) -> str:
         return "MemoryBudgetStore()"
+
+    def _check(self, guarded: bool) -> None:
+        if guarded and not self._seeded:
+            raise StoreUnseeded("the memory budget store has not been seeded from the ledger")
 
     def _get(self, key: BudgetKey) -> _Counter:
         return self._counters.setdefault(key.id, _Counter())
 
     def reserve(
         self, reservation_id: str, keys: Sequence[BudgetKey], amount: int, *, now: float,
-        ttl_s: float,
+        ttl_s: float, guarded: bool = False,
     ) -> ReserveOutcome:
         with self._lock:
+            self._check(guarded)
             counters = [self._get(k) for k in keys]
             for c in counters:
                 c.sweep(now)
@@ -223,8 +253,11 @@ class MemoryBudgetStore(LocalBudgetStore):
             states = tuple(CounterState(c.spent, c.reserved) for c in counters)
             return ReserveOutcome(not denied, denied, states)
 
-    def settle(self, reservation_id: str, keys: Sequence[BudgetKey], actual: int) -> list[int]:
+    def settle(
+        self, reservation_id: str, keys: Sequence[BudgetKey], actual: int, *, guarded: bool = False
+    ) -> list[int]:
         with self._lock:
+            self._check(guarded)
             out = []
             for k in keys:
                 c = self._get(k)
@@ -257,6 +290,16 @@ class MemoryBudgetStore(LocalBudgetStore):
             if c.written:
                 return False
             c.spent, c.written = spent, True
+            return True
+
+    def seed_all(self, counters: Sequence[tuple[BudgetKey, int]]) -> bool:
+        with self._lock:
+            if self._seeded:
+                return False
+            for key, spent in counters:
+                c = self._get(key)
+                c.spent, c.written = max(c.spent, spent), True
+            self._seeded = True
             return True
 
     def claim_alert(self, key: BudgetKey, threshold: float, *, refused: bool = False) -> bool:
