@@ -100,3 +100,42 @@ def test_sync_threads_with_identical_cacheable_requests_make_one_call(server, le
         for thread in threads:
             thread.join(30)
     assert server.calls_for("m") == 1 and sorted(hits) == [False, True, True, True]
+
+
+# -- connection pooling ------------------------------------------------------------------------------
+
+def _unique(i: int) -> list[dict[str, str]]:
+    return [{"role": "user", "content": f"Question {i}: what is {i} times 7?"}]
+
+
+async def test_64_requests_in_flight_reuse_kept_alive_connections(server, ledger) -> None:
+    server.script("m", latency_s=0.02)
+    waves, width = 8, 64
+    async with AsyncClient(_config(server), ledger=ledger) as client:
+        for wave in range(waves):
+            await asyncio.gather(*(client.chat.completions.create(messages=_unique(wave * width + i))
+                                   for i in range(width)))
+        [sdk] = client._engine.completer._clients.values()
+        http = sdk._client
+    assert server.calls_for("m") == waves * width and server.peak_in_flight > width // 2
+    assert server.connections <= 0.2 * waves * width  # kept alive: ~one per request in flight, not per request
+    assert http.is_closed and http._transport.client.closed  # the pool closed with the client
+
+
+def test_sync_threads_reuse_kept_alive_connections(server, ledger) -> None:
+    server.script("m", latency_s=0.01)
+    threads_n, each = 12, 15
+    with Client(_config(server), ledger=ledger) as client:
+        def ask(t: int) -> None:
+            for i in range(each):
+                client.chat.completions.create(messages=_unique(t * each + i))
+
+        threads = [threading.Thread(target=ask, args=(t,)) for t in range(threads_n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        [sdk] = client._engine.completer._clients.values()
+    assert server.calls_for("m") == threads_n * each
+    assert server.connections <= 0.2 * threads_n * each
+    assert sdk._client.is_closed
