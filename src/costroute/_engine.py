@@ -43,7 +43,7 @@ from .router._select import (
     required_tier,
     select,
 )
-from .router._tokens import IMAGE_TOKENS, count_message_tokens, default_counter, image_parts
+from .router._tokens import IMAGE_TOKENS, MessageTokenCache, count_message_tokens, default_counter, image_parts
 from .spend import Budgets, Tags
 
 __all__ = ["Engine", "Plan"]
@@ -106,6 +106,7 @@ class Engine(Books):
         # (response objects only for entries up to ANSWER_BYTES: at most 256 x 64 KiB held)
         self._replayed: _Memo[tuple[Any, ...], tuple[Usage, Decimal, Decimal]] = _Memo(1024)
         self._answers: _Memo[tuple[Any, ...], Any] = _Memo(256)
+        self._tokens = MessageTokenCache()  # each message's prompt tokens, counted once
         self._now = clock or (lambda: datetime.now(timezone.utc))
 
     # -- planning (pure but for the classifier and the token counter) ---------------------------
@@ -181,7 +182,8 @@ class Engine(Books):
         estimate = policy.config.output_tokens_estimate
         fmt = params.get("response_format")
         try:
-            input_tokens = count_message_tokens(messages, tools=params.get("tools"), counter=default_counter())
+            input_tokens = count_message_tokens(messages, tools=params.get("tools"), counter=default_counter(),
+                                                cache=self._tokens)
         except UNCANONICAL as exc:  # what cannot be counted cannot be sent either
             raise RequestValidationError(
                 f"cannot be written as JSON for the provider ({type(exc).__name__}: {str(exc)[:120]})",
@@ -222,11 +224,14 @@ class Engine(Books):
         if decision.pinned:
             return (decision.model,)
         order = [decision.model]
-        for name in [*policy.config.fallbacks.get(decision.model, []), *decision.fallbacks]:
+        for name in policy.config.fallbacks.get(decision.model, []):
             candidate = self.catalog.at_tier(self.catalog.candidate(name), tier)
             if name not in order and reject_reason(candidate, needs) is None:
                 order.append(name)
-        return tuple(order)
+        if len(order) == 1:
+            return (*order, *decision.fallbacks)
+        seen = set(order)  # the selection's own fallbacks passed these checks in the same pool
+        return (*order, *(name for name in decision.fallbacks if name not in seen))
 
     # -- attempts ------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import httpx
 import respx
 
 from costroute import AsyncClient, Client
+from costroute.providers import LiteLLMCompleter
 
 from .conftest import ANTHROPIC_BASE, EASY, SECRET, anthropic_reply, two_model_config
 
@@ -42,7 +43,8 @@ def test_anthropic_call_and_cache_token_pricing(ledger) -> None:
 async def test_anthropic_async(ledger) -> None:
     route = respx.post(f"{ANTHROPIC_BASE}/v1/messages").mock(
         return_value=httpx.Response(200, json=anthropic_reply(input_tokens=30, output_tokens=7)))
-    client = AsyncClient(two_model_config(), ledger=ledger)
+    # httpx, not the default aiohttp transport, so respx sees the call
+    client = AsyncClient(two_model_config(), ledger=ledger, completer=LiteLLMCompleter(http="httpx"))
     resp = await client.chat.completions.create(messages=EASY, model=MODEL)
     await client.aclose()
     assert route.call_count == 1

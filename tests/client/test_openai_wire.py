@@ -10,6 +10,7 @@ import pytest
 import respx
 
 from costroute import AsyncClient, AuthenticationError, Client
+from costroute.providers import LiteLLMCompleter
 
 from .conftest import EASY, HARD, OPENAI_BASE, SECRET, openai_reply, two_model_config
 
@@ -99,10 +100,11 @@ def test_route_explains_without_calling(ledger) -> None:
 async def test_async_client_mirrors_the_sync_one(ledger) -> None:
     route = respx.post(f"{OPENAI_BASE}/chat/completions").mock(
         return_value=httpx.Response(200, json=openai_reply(prompt=20, completion=5)))
-    client = AsyncClient(two_model_config(), ledger=ledger)
+    # httpx, not the default aiohttp transport, so respx sees the call
+    client = AsyncClient(two_model_config(), ledger=ledger, completer=LiteLLMCompleter(http="httpx"))
     resp = await client.chat.completions.create(messages=EASY, temperature=0)
     await client.aclose()
-    assert route.call_count == 1  # respx saw the async call: litellm's aiohttp transport is not used
+    assert route.call_count == 1  # respx saw the async call
     assert resp.costroute.model == "openai/gpt-4o-mini"
     assert resp.costroute.cost_usd == (20 * Decimal("0.15") + 5 * Decimal("0.60")) / 1_000_000
     assert [r.status for r in ledger.records()] == ["ok"]

@@ -102,6 +102,7 @@ def test_server_errors_map_to_provider_server_error(ledger) -> None:
 @respx.mock
 async def test_async_retries_then_succeeds(ledger) -> None:
     from costroute import AsyncClient
+    from costroute.providers import LiteLLMCompleter
 
     waits: list[float] = []
 
@@ -112,7 +113,7 @@ async def test_async_retries_then_succeeds(ledger) -> None:
         side_effect=[httpx.ConnectTimeout("x"), _error(429, **{"retry-after": "0.25"}),
                      httpx.Response(200, json=openai_reply())])
     client = AsyncClient(two_model_config(**OPENAI_ONLY, retry={"attempts_per_model": 3}),
-                         ledger=ledger, sleep=sleep)
+                         ledger=ledger, sleep=sleep, completer=LiteLLMCompleter(http="httpx"))  # respx sees httpx
     info = (await client.chat.completions.create(messages=EASY)).costroute
     await client.aclose()
     assert route.call_count == 3 and info.attempts == 3 and waits[-1] == 0.25

@@ -5,8 +5,12 @@ litellm is imported on first use, never by ``import costroute``. Of litellm's gl
 attempt); keys, bases, timeouts and HTTP clients are passed per call. litellm's own retries and the
 provider SDKs' hidden retries are switched off, so every attempt is costroute's and is recorded.
 
-HTTP goes through httpx clients owned by the completer (one pool per provider, base URL and key),
-so requests are visible to httpx-level mocks such as respx and connections are reused.
+HTTP goes through pools owned by the completer: one per provider, base URL, key and sync/async,
+sized to ``max_connections`` with every connection kept alive, and closed with it. Async calls
+use litellm's own aiohttp transport by default (``http="aiohttp"``: what litellm uses when left to
+itself, about 1.5x httpx's throughput at 16 to 256 requests in flight); ``http="httpx"`` keeps them
+on httpx, visible to httpx-level mocks such as respx, and is what ``http2=True`` needs (the
+``http2`` extra). Sync calls always use httpx.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import os
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
@@ -139,13 +143,20 @@ class Completer(Protocol):
 class LiteLLMCompleter:
     """Calls providers through litellm with per-call credentials and costroute-owned HTTP pools."""
 
-    def __init__(self, *, use_httpx: bool = True) -> None:
+    def __init__(self, *, use_httpx: bool = True, http: Literal["aiohttp", "httpx"] = "aiohttp",
+                 max_connections: int = 512, http2: bool = False) -> None:
+        if max_connections < 1:
+            from .._errors import ConfigError
+
+            raise ConfigError("LiteLLMCompleter(max_connections=...) must be at least 1")
         self._use_httpx = use_httpx
+        self._pool = _PoolOptions(http="httpx" if http2 else http, max_connections=max_connections, http2=http2)
         self._clients: dict[tuple[str, str, str, bool], Any] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"LiteLLMCompleter(use_httpx={self._use_httpx}, pools={len(self._clients)})"
+        return (f"LiteLLMCompleter(use_httpx={self._use_httpx}, http={self._pool.http!r}, "
+                f"max_connections={self._pool.max_connections}, http2={self._pool.http2}, pools={len(self._clients)})")
 
     # -- the calls -----------------------------------------------------------------------------
 
@@ -228,7 +239,7 @@ class LiteLLMCompleter:
         client = self._clients.get(key)
         if client is None:
             with self._lock:
-                client = self._clients.get(key) or _new_client(call, is_async)
+                client = self._clients.get(key) or _new_client(call, is_async, self._pool)
                 self._clients[key] = client
         return client
 
@@ -251,10 +262,15 @@ def _flag_made_up_usage(chunk: Any, wrapper: Any) -> Any:
     return chunk
 
 
-def _new_client(call: ProviderCall, is_async: bool) -> Any:
-    import httpx
+@dataclass(frozen=True, slots=True)
+class _PoolOptions:
+    http: str
+    max_connections: int
+    http2: bool
 
-    timeout = httpx.Timeout(call.timeout)
+
+def _new_client(call: ProviderCall, is_async: bool, pool: _PoolOptions) -> Any:
+    timeout = _timeout(call)
     if call.provider in _OPENAI_SDK:
         import openai
 
@@ -262,13 +278,68 @@ def _new_client(call: ProviderCall, is_async: bool) -> Any:
         options: dict[str, Any] = {"api_key": key or "unset", "max_retries": 0, "timeout": timeout}
         if call.api_base:
             options["base_url"] = call.api_base
-        # The SDK accepts any httpx-compatible client; ours keeps requests visible to httpx mocks.
-        http_client: Any = httpx.AsyncClient(timeout=timeout) if is_async else httpx.Client(timeout=timeout)
+        http_client = _async_http(pool, timeout) if is_async else _sync_http(pool, timeout)
         sdk: Any = openai.AsyncOpenAI if is_async else openai.OpenAI
         return sdk(http_client=http_client, **options)
     import_litellm()
     from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler, HTTPHandler
 
     if is_async:
-        return AsyncHTTPHandler(timeout=timeout, transport=httpx.AsyncHTTPTransport())
-    return HTTPHandler(timeout=timeout, client=httpx.Client(timeout=timeout))
+        return AsyncHTTPHandler(timeout=timeout, transport=_async_transport(pool))
+    return HTTPHandler(timeout=timeout, client=_sync_http(pool, timeout))
+
+
+def _timeout(call: ProviderCall) -> Any:
+    import httpx
+
+    return httpx.Timeout(call.timeout)
+
+
+def _limits(pool: _PoolOptions) -> Any:
+    import httpx
+
+    return httpx.Limits(max_connections=pool.max_connections, max_keepalive_connections=pool.max_connections,
+                        keepalive_expiry=30.0)
+
+
+def _sync_http(pool: _PoolOptions, timeout: Any) -> Any:
+    import httpx
+
+    return httpx.Client(timeout=timeout, limits=_limits(pool), http2=_http2(pool))
+
+
+def _async_http(pool: _PoolOptions, timeout: Any) -> Any:
+    import httpx
+
+    return httpx.AsyncClient(timeout=timeout, transport=_async_transport(pool))
+
+
+def _async_transport(pool: _PoolOptions) -> Any:
+    """An httpx transport for async calls: litellm's aiohttp one over a session of our own (its
+    connector sized to the pool), or httpx's."""
+    import httpx
+
+    if pool.http == "httpx":
+        return httpx.AsyncHTTPTransport(limits=_limits(pool), http2=_http2(pool))
+    import_litellm()
+    import aiohttp
+    from litellm.llms.custom_httpx.aiohttp_transport import LiteLLMAiohttpTransport
+
+    def session() -> aiohttp.ClientSession:  # made on first use, on the loop that uses it
+        connector = aiohttp.TCPConnector(limit=pool.max_connections, limit_per_host=pool.max_connections,
+                                         keepalive_timeout=30.0)
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+    return LiteLLMAiohttpTransport(client=session)
+
+
+def _http2(pool: _PoolOptions) -> bool:
+    if not pool.http2:
+        return False
+    try:
+        import h2  # noqa: F401
+    except ImportError as exc:
+        from .._errors import ConfigError
+
+        raise ConfigError("HTTP/2 needs the h2 package: pip install 'costroute[http2]'") from exc
+    return True

@@ -8,14 +8,16 @@ per three characters, flagged as such.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["TokenCounter", "count_message_tokens", "default_counter", "image_parts"]
+__all__ = ["MessageTokenCache", "TokenCounter", "count_message_tokens", "default_counter", "image_parts"]
 
 # tiktoken caches encodings under the SHA-1 of their download URL; litellm ships them so named.
 _FILES = {
@@ -58,6 +60,7 @@ class _Estimate:
     """One token per three characters: an overestimate for English, so budgets stay safe."""
 
     exact = False
+    name = "estimate"
 
     def count(self, text: str) -> int:
         return (len(text) + 2) // 3
@@ -66,8 +69,9 @@ class _Estimate:
 class _Tiktoken:
     exact = True
 
-    def __init__(self, encoding: Any) -> None:
+    def __init__(self, encoding: Any, name: str) -> None:
         self._encoding = encoding
+        self.name = name
 
     def count(self, text: str) -> int:
         return len(self._encoding.encode(text, disallowed_special=()))
@@ -93,7 +97,7 @@ def _load(name: str) -> TokenCounter:
         name=f"costroute-{name}", pat_str=_PATTERNS[name], mergeable_ranks=ranks,
         special_tokens=_SPECIAL[name],
     )
-    return _Tiktoken(encoding)
+    return _Tiktoken(encoding, name)
 
 
 _lock = threading.Lock()
@@ -142,24 +146,95 @@ def _json_text(value: Any) -> str:
         return json.dumps(value, default=str)
 
 
+class MessageTokenCache:
+    """A bounded LRU of each message's token count, keyed on a digest of what is counted in it
+    (role, name, tool call id, text, images, tool calls) and the counter's encoding: a
+    conversation's earlier turns are counted once, not on every request. Thread-safe."""
+
+    def __init__(self, size: int = 16_384) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, bytes], int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get_many(self, keys: Sequence[tuple[str, bytes]]) -> list[int | None]:
+        """The counts kept for ``keys`` (``None`` where absent), under one lock."""
+        items = self._items
+        with self._lock:
+            found = [items.get(key) for key in keys]
+            for key, tokens in zip(keys, found, strict=True):
+                if tokens is not None:
+                    items.move_to_end(key)
+        return found
+
+    def put_many(self, pairs: Sequence[tuple[tuple[str, bytes], int]]) -> None:
+        items = self._items
+        with self._lock:
+            for key, tokens in pairs:
+                items[key] = tokens
+            while len(items) > self._size:
+                items.popitem(last=False)
+
+
+_PLAIN = frozenset({"role", "content"})
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _key(message: Mapping[str, Any], encoding: str) -> tuple[str, bytes]:
+    """What a message's count is kept under: a digest of every part of it that is counted."""
+    content = message.get("content")
+    if type(content) is str and (len(message) == 1 or (len(message) == 2 and "role" in message)):
+        role = message.get("role")  # the common case, fast
+        return encoding, _digest(f"{role if type(role) is str else ''}\x00{content}")
+    text, images = _text_of(content)
+    fields = [v if isinstance(v := message.get(k), str) else "" for k in ("role", "name", "tool_call_id")]
+    calls = _json_text(message["tool_calls"]) if message.get("tool_calls") else ""
+    return encoding, _digest(f"{fields[0]}\x01{fields[1]}\x01{fields[2]}\x01{images}\x01{calls}\x01{text}")
+
+
+def _message_tokens(message: Mapping[str, Any], counter: TokenCounter) -> int:
+    text, images = _text_of(message.get("content"))
+    total = _PER_MESSAGE + counter.count(text) + images * IMAGE_TOKENS
+    for key in ("role", "name", "tool_call_id"):
+        value = message.get(key)
+        if isinstance(value, str):
+            total += counter.count(value)
+    if message.get("tool_calls"):
+        total += counter.count(_json_text(message["tool_calls"]))
+    return total
+
+
 def count_message_tokens(
     messages: Sequence[Mapping[str, Any]],
     *,
     tools: Sequence[Any] | None = None,
     counter: TokenCounter | None = None,
+    cache: MessageTokenCache | None = None,
 ) -> int:
-    """Prompt tokens of a chat request: every message, tool calls, tool schemas and images."""
+    """Prompt tokens of a chat request: every message, tool calls, tool schemas and images. With a
+    ``cache``, a message counted before (same content, same encoding) is not counted again."""
     counter = counter or default_counter()
+    if cache is None:
+        total = _PER_REPLY + sum(_message_tokens(message, counter) for message in messages)
+        return total + (counter.count(_json_text(list(tools))) if tools else 0)
+    encoding = str(getattr(counter, "name", id(counter)))
+    keys = [_key(message, encoding) for message in messages]
+    schema = _json_text(list(tools)) if tools else None
+    if schema is not None:
+        keys.append((encoding, _digest("tools\x01" + schema)))
+    found = cache.get_many(keys)
+    new: list[tuple[tuple[str, bytes], int]] = []
     total = _PER_REPLY
-    for message in messages:
-        text, images = _text_of(message.get("content"))
-        total += _PER_MESSAGE + counter.count(text) + images * IMAGE_TOKENS
-        for key in ("role", "name", "tool_call_id"):
-            value = message.get(key)
-            if isinstance(value, str):
-                total += counter.count(value)
-        if message.get("tool_calls"):
-            total += counter.count(_json_text(message["tool_calls"]))
-    if tools:
-        total += counter.count(_json_text(list(tools)))
+    for i, (key, tokens) in enumerate(zip(keys, found, strict=True)):
+        if tokens is None:
+            tokens = _message_tokens(messages[i], counter) if i < len(messages) else counter.count(schema or "")
+            new.append((key, tokens))
+        total += tokens
+    if new:
+        cache.put_many(new)
     return total

@@ -4,7 +4,8 @@ It listens on 127.0.0.1 only, answers deterministically, and can be scripted per
 answer, failures (status codes with ``Retry-After``), latency, and streams cut off mid-way. It can
 also replay recorded answers (:meth:`FakeOpenAIServer.replay`): each prompt gets the answer that
 model gave it, billed with the recorded token counts. Every request it receives is kept in
-``calls``.
+``calls``; ``connections`` counts the TCP connections it accepted, ``peak_in_flight`` the most
+requests it was answering at once.
 
     with FakeOpenAIServer() as server:
         server.script("cheap", failures=[429])     # the first call to model "cheap" gets a 429
@@ -92,7 +93,16 @@ def _default_answer(messages: list[dict[str, Any]]) -> str:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 1024  # hundreds of concurrent connections (a load test) queue, not fail
+    request_queue_size = 1024  # the listen backlog: hundreds of clients may connect at once
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.accepted = 0
+
+    def get_request(self) -> Any:
+        accepted = super().get_request()
+        self.accepted += 1  # only the serving thread accepts: no lock needed
+        return accepted
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up mid-answer (an abandoned or cut stream) is expected here, not
@@ -110,6 +120,8 @@ class FakeOpenAIServer:
         self.headers: list[dict[str, str]] = []
         self._scripts: dict[str, ModelScript] = {}
         self._lock = threading.Lock()
+        self._in_flight = 0
+        self.peak_in_flight = 0
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -140,6 +152,20 @@ class FakeOpenAIServer:
         with self._lock:
             self._scripts[model] = ModelScript(latency_s=latency_s, replies=table)
 
+    @property
+    def connections(self) -> int:
+        """How many TCP connections were accepted so far (a client that keeps its connections
+        alive opens few)."""
+        return self._server.accepted
+
+    def reset_counts(self) -> None:
+        """Start counting calls, connections and the in-flight peak afresh."""
+        with self._lock:
+            self.calls.clear()
+            self.headers.clear()
+            self.peak_in_flight = self._in_flight
+            self._server.accepted = 0
+
     def calls_for(self, model: str) -> int:
         with self._lock:
             return sum(1 for c in self.calls if c.get("model") == model)
@@ -167,12 +193,18 @@ class FakeOpenAIServer:
         with self._lock:
             self.calls.append(body)
             self.headers.append(headers)
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
             script = self._scripts.setdefault(str(body.get("model")), ModelScript())
             failure = script.failures.popleft() if script.failures else None
             if failure is None and body.get("service_tier") == "flex" and script.flex_refusals > 0:
                 script.flex_refusals -= 1
                 failure = _FLEX_REFUSAL
         return script, failure
+
+    def _done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -188,6 +220,12 @@ class FakeOpenAIServer:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 script, failure = fake._take(body, dict(self.headers.items()))
+                try:
+                    self._answer(body, script, failure)
+                finally:
+                    fake._done()
+
+            def _answer(self, body: dict[str, Any], script: ModelScript, failure: Any) -> None:
                 if script.latency_s:
                     time.sleep(script.latency_s)
                 if failure is _FLEX_REFUSAL:
