@@ -289,3 +289,28 @@ def test_models_health_and_readiness(serve, fake: FakeOpenAIServer) -> None:
     assert httpx.get(running.url + "/healthz").json() == {"status": "ok"}
     ready = httpx.get(running.url + "/readyz")
     assert ready.status_code == 200 and ready.json()["ledger"] == "ok" and ready.json()["cache"] == "ok"
+
+
+def test_requests_beyond_max_in_flight_wait_then_get_503_overloaded(serve, fake: FakeOpenAIServer) -> None:
+    import threading
+
+    fake.script("cheap-model", latency_s=1.5)
+    running = serve(pool(fake, server={"max_in_flight": 1, "queue_timeout_s": 0.3}))
+    _sdk(running.url).chat.completions.create(model="auto", messages=[{"role": "user", "content": "warm"}])
+    fake.calls.clear()
+    got: list[int] = []
+
+    def call(text: str) -> None:
+        reply = httpx.post(running.url + "/v1/chat/completions", timeout=30,
+                           json={"messages": [{"role": "user", "content": text}]})
+        got.append(reply.status_code)
+        if reply.status_code == 503:
+            assert reply.json()["error"]["code"] == "overloaded" and reply.headers["retry-after"] == "1"
+
+    threads = [threading.Thread(target=call, args=(f"q{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == [200, 503] and len(fake.calls) == 1  # the refused one reached no provider
+    assert running.state.slots._value == 1  # every place given back
