@@ -314,3 +314,17 @@ def test_requests_beyond_max_in_flight_wait_then_get_503_overloaded(serve, fake:
         t.join()
     assert sorted(got) == [200, 503] and len(fake.calls) == 1  # the refused one reached no provider
     assert running.state.slots._value == 1  # every place given back
+
+
+def test_a_cached_answer_streams_with_its_facts_in_the_headers(serve, fake: FakeOpenAIServer) -> None:
+    fake.script("cheap-model", answer=ANSWER)
+    running = serve()
+    sdk = _sdk(running.url)
+    sdk.chat.completions.create(model="auto", messages=EASY, temperature=0)
+    with sdk.chat.completions.with_streaming_response.create(model="auto", messages=EASY, temperature=0,
+                                                             stream=True) as raw:
+        assert raw.headers["x-costroute-cache-hit"] == "true" and Decimal(raw.headers["x-costroute-cost-usd"]) == 0
+        chunks = list(raw.parse())
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip() == ANSWER
+    assert fake.calls_for("cheap-model") == 1
+    assert [r.status for r in running.ledger.records()] == ["ok", "cache_hit"]
