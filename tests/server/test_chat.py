@@ -289,3 +289,42 @@ def test_models_health_and_readiness(serve, fake: FakeOpenAIServer) -> None:
     assert httpx.get(running.url + "/healthz").json() == {"status": "ok"}
     ready = httpx.get(running.url + "/readyz")
     assert ready.status_code == 200 and ready.json()["ledger"] == "ok" and ready.json()["cache"] == "ok"
+
+
+def test_requests_beyond_max_in_flight_wait_then_get_503_overloaded(serve, fake: FakeOpenAIServer) -> None:
+    import threading
+
+    fake.script("cheap-model", latency_s=1.5)
+    running = serve(pool(fake, server={"max_in_flight": 1, "queue_timeout_s": 0.3}))
+    _sdk(running.url).chat.completions.create(model="auto", messages=[{"role": "user", "content": "warm"}])
+    fake.calls.clear()
+    got: list[int] = []
+
+    def call(text: str) -> None:
+        reply = httpx.post(running.url + "/v1/chat/completions", timeout=30,
+                           json={"messages": [{"role": "user", "content": text}]})
+        got.append(reply.status_code)
+        if reply.status_code == 503:
+            assert reply.json()["error"]["code"] == "overloaded" and reply.headers["retry-after"] == "1"
+
+    threads = [threading.Thread(target=call, args=(f"q{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == [200, 503] and len(fake.calls) == 1  # the refused one reached no provider
+    assert running.state.slots._value == 1  # every place given back
+
+
+def test_a_cached_answer_streams_with_its_facts_in_the_headers(serve, fake: FakeOpenAIServer) -> None:
+    fake.script("cheap-model", answer=ANSWER)
+    running = serve()
+    sdk = _sdk(running.url)
+    sdk.chat.completions.create(model="auto", messages=EASY, temperature=0)
+    with sdk.chat.completions.with_streaming_response.create(model="auto", messages=EASY, temperature=0,
+                                                             stream=True) as raw:
+        assert raw.headers["x-costroute-cache-hit"] == "true" and Decimal(raw.headers["x-costroute-cost-usd"]) == 0
+        chunks = list(raw.parse())
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip() == ANSWER
+    assert fake.calls_for("cheap-model") == 1
+    assert [r.status for r in running.ledger.records()] == ["ok", "cache_hit"]

@@ -139,6 +139,7 @@ def test_sentinel_upstream_key_appears_nowhere(serve, fake: FakeOpenAIServer, ca
     ours = [r for r in caplog.records if r.name.startswith(("costroute", "uvicorn"))]
     assert ours  # the server logged its refusals
     assert not any(r.exc_info or "Traceback" in r.getMessage() for r in ours)
+    assert not any("capital of France" in r.getMessage() for r in ours)  # no prompt text either
     assert not any("Traceback" in s for s in seen)
 
 

@@ -36,3 +36,24 @@ def test_hanging_up_mid_stream_releases_the_hold_and_books_an_estimate(serve, fa
     assert state.reserved == 0 and state.spent == record.cost_usd
     _wait(lambda: not running.state.tasks)
     assert running.state.metrics.in_flight._value.get() == 0
+
+
+def test_a_stream_the_provider_cuts_ends_with_an_error_event_and_is_booked(serve, fake: FakeOpenAIServer) -> None:
+    import openai
+
+    fake.script("cheap-model", answer=ANSWER, cut_stream_after=2)
+    running = serve()
+    with openai.OpenAI(base_url=running.url + "/v1", api_key="x", max_retries=0) as sdk:
+        stream = sdk.chat.completions.create(model="auto", messages=EASY, stream=True)
+        got = []
+        try:
+            for chunk in stream:
+                got.append(chunk)
+        except openai.APIError as exc:
+            error = exc
+    assert got and error.code == "upstream_error"
+    _wait(lambda: len(running.ledger.records()) == 1)
+    [record] = running.ledger.records()
+    assert record.status == "error" and record.estimated and record.cost_usd > 0
+    _wait(lambda: not running.state.tasks)
+    assert running.state.metrics.in_flight._value.get() == 0

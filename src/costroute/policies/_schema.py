@@ -190,10 +190,15 @@ class ServerKey(_Frozen):
 
 
 class ServerConfig(_Frozen):
-    """``costroute serve``: virtual keys and request limits."""
+    """``costroute serve``: virtual keys and request limits. ``max_in_flight`` chat requests run at
+    once in each worker (a stream holds its place until it ends); the others wait for a place, in
+    arrival order, at most ``queue_timeout_s`` (then 503 ``overloaded``), before anything is planned
+    or reserved."""
 
     keys: list[ServerKey] = Field(default_factory=list)
     max_body_bytes: Annotated[int, Field(gt=0, le=1 << 30)] = 4 * 1024 * 1024
+    max_in_flight: Annotated[int, Field(gt=0, le=100_000)] = 256
+    queue_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
 
 
 class CostrouteConfig(_Frozen):

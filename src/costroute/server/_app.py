@@ -56,6 +56,7 @@ class ServerState:
         self.budgets_by_name = {b.name: b for b in config.budgets}
         self.metrics = Metrics()
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.slots: asyncio.Semaphore | None = None  # made in the worker's event loop (start)
         self._user_on_record = on_record
         self._client_options = dict(client_options or {})
         self._client = client
@@ -72,7 +73,24 @@ class ServerState:
         if self._user_on_record is not None:
             self._user_on_record(info, record)
 
+    async def admit(self) -> None:
+        """Wait for one of ``max_in_flight`` places (503 ``overloaded`` past ``queue_timeout_s``)."""
+        assert self.slots is not None
+        if self.slots.locked():
+            try:
+                await asyncio.wait_for(self.slots.acquire(), self.config.server.queue_timeout_s)
+            except TimeoutError:
+                raise ApiError(503, "the server is overloaded; retry later", type="service_unavailable",
+                               code="overloaded") from None
+        else:
+            await self.slots.acquire()
+
+    def release(self) -> None:
+        assert self.slots is not None
+        self.slots.release()
+
     async def start(self) -> None:
+        self.slots = asyncio.Semaphore(self.config.server.max_in_flight)
         if self._client is None:
             from .._client import AsyncClient
 
@@ -149,24 +167,34 @@ def _chat_route(state: ServerState) -> Callable[[Request], Any]:
     async def chat(request: Request) -> Any:
         started = time.perf_counter()
         metrics = state.metrics
-        metrics.in_flight.inc()
         policy = model = ""
+        admitted = False
         try:
             key = state.keys.authorize(request.headers.get("authorization"))
             raw = await read_body(request.stream(), request.headers.get("content-length"), state.max_body)
             client = state.client
             asked = translate(raw, key, client, state.policies)
             policy = asked.policy
+            await state.admit()
+            admitted = True
+            metrics.in_flight.inc()
             result = await client.chat.completions.create(**asked.kwargs)
-        except Exception as exc:
-            metrics.in_flight.dec()
+        except BaseException as exc:
+            if admitted:
+                metrics.in_flight.dec()
+                state.release()
+            if not isinstance(exc, Exception):
+                raise
             reply = error_reply(exc, state.budgets_by_name)
+            if reply.status == 503 and "retry-after" not in reply.headers:
+                reply = Reply(reply.status, reply.body, {**reply.headers, "retry-after": "1"}, reply.label)
             metrics.answered(model, policy, reply.label, time.perf_counter() - started, None)
             logger.info("request %s refused: %d %s (%s)", getattr(exc, "request_id", None) or "-", reply.status,
                         reply.label, type(exc).__name__)
             return _error(reply)
         if not asked.stream:
             metrics.in_flight.dec()
+            state.release()
             body, info = answer_body(result)
             metrics.answered(info.model, policy, "ok", time.perf_counter() - started, info)
             from starlette.responses import Response
@@ -177,6 +205,7 @@ def _chat_route(state: ServerState) -> Callable[[Request], Any]:
 
         def done(info: RouteInfo | None, status: str) -> None:
             metrics.in_flight.dec()
+            state.release()
             metrics.answered(result.model, policy, status, time.perf_counter() - started, info)
 
         pump = StreamPump(result, asked.include_usage, state.budgets_by_name, done, state.tasks)

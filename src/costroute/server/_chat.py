@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -182,26 +181,26 @@ class StreamPump:
             await stream.aclose()
             info = stream.costroute
             if info is not None:
+                facts = info_dict(info)
                 if held is not None:
-                    held["costroute"] = info_dict(info)
+                    held["costroute"] = facts
                     await queue.put(sse(held))
-                await queue.put(b": costroute " + json.dumps(info_dict(info)).encode() + b"\n\n")
+                await queue.put(b": costroute " + json.dumps(facts).encode() + b"\n\n")
             await queue.put(_DONE)
         except asyncio.CancelledError:
-            status = "cancelled"  # the client went away: the stream was booked as estimated
+            status = "cancelled"  # the client went away: the stream is booked as estimated
             await stream.aclose()
             raise
-        except Exception as exc:
-            status = error_reply(exc).label
+        except Exception as exc:  # the provider broke off (booked by the stream as an estimate)
             await stream.aclose()
             reply = error_reply(exc, self._budgets)
-            logger.warning("stream %s ended with %s", getattr(stream, "request_id", "?"), type(exc).__name__)
+            status = reply.label
+            logger.info("stream %s ended: %s (%s)", getattr(stream, "request_id", "-"), reply.label,
+                        type(exc).__name__)
             await queue.put(b"data: " + reply.body + b"\n\n")
+            await queue.put(_END)
         finally:
-            try:
-                self._done(getattr(stream, "costroute", None), status)
-            finally:
-                queue.put_nowait(_END) if not queue.full() else None
+            self._done(getattr(stream, "costroute", None), status)
 
     async def items(self) -> AsyncIterator[bytes]:
         """The encoded events, in order, until the stream has ended."""
@@ -256,11 +255,8 @@ class SSEResponse:
                 while (await receive())["type"] != "http.disconnect":
                     pass
                 group.cancel_scope.cancel()  # the client went away
-        except OSError:
+        except* OSError:
             pass  # the client went away while we were sending
         finally:
             await pump.stop()
 
-
-def now_s() -> float:
-    return time.perf_counter()

@@ -38,7 +38,7 @@ __all__ = ["SOON_S", "ApiError", "Reply", "error_reply"]
 SOON_S = 300
 
 
-class ApiError(Exception):
+class ApiError(CostrouteError):
     """A refusal of the server's own (bad body, bad key, forbidden policy), already in OpenAI's terms."""
 
     def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
