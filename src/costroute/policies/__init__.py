@@ -10,6 +10,7 @@ from ._schema import (
     ModelSupports,
     PolicyConfig,
     RetryConfig,
+    SessionConfig,
     ShadowConfig,
     TierPrice,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "ModelSupports",
     "PolicyConfig",
     "RetryConfig",
+    "SessionConfig",
     "ShadowConfig",
     "TierPrice",
     "check_references",

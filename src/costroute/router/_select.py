@@ -12,10 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from .._errors import NoAdequateModelError
 from ..pricing._cost import estimate_cost
 from ..pricing._sheet import PriceSheet
+
+if TYPE_CHECKING:
+    from ._sessions import SessionChoice
 
 __all__ = [
     "Candidate",
@@ -92,6 +96,7 @@ class Decision:
     signals: Mapping[str, float] = field(default_factory=dict)
     label: str = ""
     service_tier: str = "default"  # the tier the chosen model is priced and asked at
+    session: SessionChoice | None = None  # how the request's session kept or moved the choice
 
     @property
     def fallbacks(self) -> list[str]:
