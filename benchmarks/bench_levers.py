@@ -10,7 +10,7 @@
     fake reporting prompt caching as the providers bill it: total cost with session stickiness and
     ``prompt_cache: auto`` vs plain per-request routing; the answers are checked to be the same.
 
-    python benchmarks/bench_levers.py [--prompts 228] [--turns 20]
+    python benchmarks/bench_levers.py [--prompts 60] [--turns 20] [--only flex|agent]
 """
 
 from __future__ import annotations
@@ -67,16 +67,17 @@ def _flex_run(sample: Sample, prompts: int, rename: dict[str, str]) -> tuple[Dec
             fake.replay(spec["name"].split("/", 1)[1], {
                 r.prompt: Reply(recorded_answer(r, recorded), prompt_tokens=r.prompt_tokens,
                                 completion_tokens=r.completion_tokens) for r in rows})
-        config["policies"] = {"live": {**config["policies"]["default"]},
-                              "flex": {**config["policies"]["default"], "deferrable": True}}
+        policy = dict(config["policies"]["default"])
+        policy["baseline"] = rename.get(policy["baseline"], policy["baseline"])
+        config["policies"] = {"default": policy, "flex": {**policy, "deferrable": True}}
         flex = 0
         with Client(config, ledger=ledger, registry=registry) as client:
-            for policy in ("live", "flex"):
+            for policy in ("default", "flex"):
                 for row in rows:
-                    resp = client.chat.completions.create(messages=row.messages, policy=policy, temperature=0)
+                    resp = client.chat.completions.create(messages=row.messages, policy=policy)
                     flex += resp.costroute.service_tier == "flex"
     totals = {r.group["policy"]: r.cost_usd for r in ledger.summary(group_by=["policy"])}
-    return totals["live"], totals["flex"], flex
+    return totals["default"], totals["flex"], flex
 
 
 def levers(prompts: int) -> None:
@@ -227,7 +228,7 @@ def agent(turns: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--prompts", type=int, default=228, help="demo requests in (a); 228 is all of them")
+    parser.add_argument("--prompts", type=int, default=60, help="demo requests in (a) (228: all of them)")
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--only", choices=("flex", "agent"))
     args = parser.parse_args()
