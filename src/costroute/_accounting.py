@@ -50,6 +50,7 @@ class Books:
         def tier_for(self, plan: Plan, model: str) -> str: ...
         def prompt_bound(self, plan: Plan, model: str) -> int: ...
         def _answer_cap(self, plan: Plan, candidate: Candidate) -> int | None: ...
+        def remember(self, plan: Plan, candidate: Candidate, usage: Usage) -> None: ...
 
     def finish(self, plan: Plan, model: str, attempt: int, usage_block: Any, started: float,
                *, response: Any = None, tier: str | None = None) -> tuple[RouteInfo, SpendRecord]:
@@ -84,6 +85,8 @@ class Books:
         record = self._record(plan, model, attempt, usage, cost, baseline, baseline - cost, latency, status=status,
                               estimated=estimated, sheet=candidate.sheet, service_tier=candidate.service_tier,
                               answer=answer)
+        if status in ("ok", "estimated"):
+            self.remember(plan, candidate, usage)  # what the session's provider now caches
         d = plan.decision
         tier = d.tier if model == d.model else self._tier_of(candidate.quality)
         info = RouteInfo(

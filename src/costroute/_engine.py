@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from ._accounting import Books
 from ._catalog import Catalog, ResolvedPolicy
 from ._errors import ProviderError, RequestValidationError, UnknownModelPriceError
+from ._prompt_cache import PromptCaching, session_of, stable_prefix
 from ._validate import validate_messages, validate_params, validate_tags, validate_timeout
 from .cache import UNCANONICAL, CanonicalRequest, ResponseCache, canonicalize
 from .cascade import Call, PlannedCall
@@ -43,6 +44,7 @@ from .router._select import (
     required_tier,
     select,
 )
+from .router._sessions import SessionTable
 from .router._tokens import IMAGE_TOKENS, MessageTokenCache, count_message_tokens, default_counter, image_parts
 from .spend import Budgets, Tags
 
@@ -79,9 +81,11 @@ class Plan:
     role: str = "answer"  # why its calls are made (a cascade's steps and verifiers, a shadow call...)
     step: int = 0  # its place in a cascade
     parent_request_id: str = ""  # the user's request a learning call (shadow, judge) was made for
+    session: str = ""  # the session it belongs to (its ``session`` tag or ``prompt_cache_key``)
+    cache_prefix: tuple[int, int] = (0, 0)  # the stable prefix: (leading system messages, tokens)
 
 
-class Engine(Books):
+class Engine(Books, PromptCaching):
     """Routing, pricing and accounting for one client. Thread-safe: it holds no per-request state."""
 
     def __init__(
@@ -108,6 +112,7 @@ class Engine(Books):
         self._answers: _Memo[tuple[Any, ...], Any] = _Memo(256)
         self._tokens = MessageTokenCache()  # each message's prompt tokens, counted once
         self._now = clock or (lambda: datetime.now(timezone.utc))
+        self.sessions = SessionTable()  # what each session's provider caches (see _prompt_cache)
 
     # -- planning (pure but for the classifier and the token counter) ---------------------------
 
@@ -137,11 +142,18 @@ class Engine(Books):
             routed = (decision, needs, self._order(decision, policy, needs, tier))
             self._decisions.put(memo_key, routed)
         decision, needs, order = routed
+        session = session_of(tags, params)
+        auto = policy.config.prompt_cache == "auto"
+        prefix = stable_prefix(messages, params.get("tools")) if auto or session else (0, 0)
+        if session and pinned is None and policy.config.session.sticky and policy.cascade is None:
+            sticky = self.session_route(decision, policy, needs, tier, messages, params, session, prefix)
+            if sticky is not decision:
+                decision, order = sticky, self._order(sticky, policy, needs, tier)
         return Plan(
             request_id=request_id or new_request_id(), policy=policy, messages=messages, params=params,
             tags=tags, decision=decision, needs=needs, order=order,
             stream=stream, prompt_hash=digest, canonical=canonical, timeout=timeout,
-            media=media_parts(messages), service_tier=tier,
+            media=media_parts(messages), service_tier=tier, session=session, cache_prefix=prefix,
         )
 
     @staticmethod
@@ -268,8 +280,10 @@ class Engine(Books):
         if rules.wire_format != "openai-chat":  # asked by a logprob verifier; only OpenAI's wire has them
             params.pop("logprobs", None)
             params.pop("top_logprobs", None)
+            params.pop("prompt_cache_key", None)  # OpenAI's conversation id; a session here
+        messages = self.mark(plan, model, plan.messages, params)  # prompt_cache: auto
         return ProviderCall(
-            model=model, messages=plan.messages, params=params, provider=candidate.provider,
+            model=model, messages=messages, params=params, provider=candidate.provider,
             api_base=spec.api_base if spec else None, api_key=spec.api_key if spec else None,
             timeout=timeout,
         )
@@ -283,7 +297,10 @@ class Engine(Books):
         assert candidate.sheet is not None
         cap = self._answer_cap(plan, candidate) or plan.needs.output_tokens
         answers = int(plan.params.get("n") or 1)
-        return cost_of(candidate.sheet, Usage(input_tokens=self.prompt_bound(plan, model), output_tokens=cap * answers))
+        prompt, written = self.prompt_bound(plan, model), self.marked(plan, model)  # a marked prefix may be written
+        written = min(written, prompt)
+        return cost_of(candidate.sheet, Usage(input_tokens=prompt - written, cache_write_tokens=written,
+                                              output_tokens=cap * answers))
 
     def prompt_bound(self, plan: Plan, model: str) -> int:
         """The most prompt tokens ``model`` can bill for the plan's request."""

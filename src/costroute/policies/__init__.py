@@ -12,6 +12,7 @@ from ._schema import (
     RetryConfig,
     ServerConfig,
     ServerKey,
+    SessionConfig,
     ShadowConfig,
     TierPrice,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "RetryConfig",
     "ServerConfig",
     "ServerKey",
+    "SessionConfig",
     "ShadowConfig",
     "TierPrice",
     "check_references",

@@ -22,6 +22,7 @@ __all__ = [
     "RetryConfig",
     "ServerConfig",
     "ServerKey",
+    "SessionConfig",
     "ShadowConfig",
     "TierPrice",
 ]
@@ -126,6 +127,17 @@ class ShadowConfig(_Frozen):
     max_output_tokens: Annotated[int, Field(gt=0)] = 512
 
 
+class SessionConfig(_Frozen):
+    """``session:`` — routing within a session (requests tagged ``session``, or carrying OpenAI's
+    ``prompt_cache_key``). ``sticky`` prices each candidate with what its provider still caches of
+    the session's prompt and keeps the session's model unless moving is cheaper after losing that
+    cache, or the required tier rises (``false``: each request is routed on its own). The tier
+    never drops mid-session unless ``allow_tier_drop``."""
+
+    sticky: bool = True
+    allow_tier_drop: bool = False
+
+
 class PolicyConfig(_Frozen):
     """How one policy routes.
 
@@ -156,6 +168,11 @@ class PolicyConfig(_Frozen):
     strategy: Literal["route", "cascade"] = "route"
     cascade: CascadeConfig | None = None
     shadow: ShadowConfig | None = None
+    session: SessionConfig = SessionConfig()
+    #: ``auto``: on models whose provider caches only marked prefixes (Anthropic), mark the system
+    #: prompt and tools with ``cache_control`` when they reach the model's minimum cacheable size,
+    #: and price the cache write and the later reads. ``off``: send the request as given.
+    prompt_cache: Literal["off", "auto"] = "off"
 
     @model_validator(mode="after")
     def _strategy_has_its_section(self) -> PolicyConfig:

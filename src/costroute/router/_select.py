@@ -18,11 +18,14 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from .._errors import NoAdequateModelError
 from ..pricing._cost import estimate_cost
 from ..pricing._sheet import PriceSheet
+
+if TYPE_CHECKING:
+    from ._sessions import SessionChoice
 
 __all__ = [
     "Candidate",
@@ -124,6 +127,7 @@ class Decision:
     signals: Mapping[str, float] = field(default_factory=dict)
     label: str = ""
     service_tier: str = "default"  # the tier the chosen model is priced and asked at
+    session: SessionChoice | None = None  # how the request's session kept or moved the choice
 
     @property
     def fallbacks(self) -> list[str]:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ._fake_cache import PrefixCache, anthropic_answer, anthropic_tokens, last_text
+
 __all__ = ["FakeOpenAIServer", "ModelScript", "Reply"]
 
 
@@ -115,7 +117,11 @@ class _Server(ThreadingHTTPServer):
 class FakeOpenAIServer:
     """A threaded HTTP server on 127.0.0.1 speaking the OpenAI chat-completions wire format."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, prompt_cache: bool = False) -> None:
+        """``prompt_cache``: report prompt caching for repeated prefixes, as providers bill it
+        (see :mod:`costroute.testing._fake_cache`); Anthropic Messages requests (``.../messages``)
+        are answered in Anthropic's shape either way."""
+        self.prefix_cache = PrefixCache() if prompt_cache else None
         self.calls: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._scripts: dict[str, ModelScript] = {}
@@ -219,13 +225,14 @@ class FakeOpenAIServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
+                anthropic = self.path.rstrip("/").endswith("/messages")  # Anthropic's Messages wire
                 script, failure = fake._take(body, dict(self.headers.items()))
                 try:
-                    self._answer(body, script, failure)
+                    self._answer(body, script, failure, anthropic=anthropic)
                 finally:
                     fake._done()
 
-            def _answer(self, body: dict[str, Any], script: ModelScript, failure: Any) -> None:
+            def _answer(self, body: dict[str, Any], script: ModelScript, failure: Any, *, anthropic: bool) -> None:
                 if script.latency_s:
                     time.sleep(script.latency_s)
                 if failure is _FLEX_REFUSAL:
@@ -236,6 +243,9 @@ class FakeOpenAIServer:
                     status, after = failure if isinstance(failure, tuple) else (failure, None)
                     self._json(status, {"error": {"message": f"scripted {status}", "type": "fake"}},
                                {"retry-after": str(after)} if after is not None else {})
+                    return
+                if anthropic:
+                    self._anthropic(body, script)
                     return
                 messages = body.get("messages") or []
                 reply = script.reply(messages)
@@ -252,8 +262,14 @@ class FakeOpenAIServer:
                 completion *= answers
                 usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                          "total_tokens": prompt + completion}
-                if script.cached_tokens:
-                    usage["prompt_tokens_details"] = {"cached_tokens": min(script.cached_tokens, prompt)}
+                cached = script.cached_tokens
+                if fake.prefix_cache is not None:
+                    counted, cached = fake.prefix_cache.openai(str(body.get("model")), body)
+                    if reply.prompt_tokens is None:
+                        prompt = counted
+                        usage.update(prompt_tokens=prompt, total_tokens=prompt + completion)
+                if cached:
+                    usage["prompt_tokens_details"] = {"cached_tokens": min(cached, prompt)}
                 if body.get("stream"):
                     self._stream(body, answer, usage, script)
                 else:
@@ -265,6 +281,23 @@ class FakeOpenAIServer:
                                      "message": {"role": "assistant", "content": answer}} for i in range(answers)],
                         "usage": usage,
                     })
+
+            def _anthropic(self, body: dict[str, Any], script: ModelScript) -> None:
+                reply = script.reply([{"role": "user", "content": last_text(body)}])
+                if reply is None:
+                    self._json(404, {"type": "error", "error": {"type": "not_found_error", "message": "no reply"}})
+                    return
+                if fake.prefix_cache is not None:
+                    usage = fake.prefix_cache.anthropic(str(body.get("model")), body)
+                else:  # marks honoured only with prompt_cache
+                    usage = {"input_tokens": anthropic_tokens(body), "cache_read_input_tokens": 0,
+                             "cache_creation_input_tokens": 0}
+                if reply.prompt_tokens is not None:
+                    usage["input_tokens"] = reply.prompt_tokens
+                completion = reply.completion_tokens if reply.completion_tokens is not None else _words(reply.content)
+                usage["output_tokens"] = min(completion, int(body.get("max_tokens") or completion))
+                self._json(200, anthropic_answer(body, reply.content, usage), {"connection": "close"})
+                self.close_connection = True  # litellm's Anthropic handler may leave a kept-alive socket behind
 
             def _json(self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()
