@@ -362,3 +362,26 @@ def test_async_snapshot(redis_url: str) -> None:
         await store.aclose()
 
     asyncio.run(main())
+
+
+def test_first_use_of_a_store_from_many_threads_at_once(fresh_store: BudgetStore) -> None:
+    # a thread that saw the Redis client before its scripts raised a raw KeyError('g_reserve')
+    b = Budgets([BudgetConfig(name="g", limit_usd=Decimal(1), period="day")], fresh_store)
+    (key,) = b.keys_for()
+    fresh_store.seed_all([(key, 0)])
+    start, errors = threading.Barrier(32), []
+
+    def first_call(i: int) -> None:
+        start.wait()
+        try:
+            fresh_store.reserve(f"r{i}", [key], 10, now=time.time(), ttl_s=60, guarded=True)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_call, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert fresh_store.snapshot([key])[0].reserved == Decimal("0.000320")

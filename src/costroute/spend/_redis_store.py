@@ -9,6 +9,7 @@ field per live reservation; ``<prefix>e:<key id>`` is a sorted set of reservatio
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -192,25 +193,32 @@ class RedisBudgetStore:
         self._async: Any = None
         self._scripts: dict[str, Any] = {}
         self._ascripts: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"RedisBudgetStore({redact_url(self._url)!r})"
 
     # -- plumbing -------------------------------------------------------------------------
     def _client(self) -> Any:
+        # first use from many threads at once: one client, published only with its scripts
+        # (a thread seeing the client before the scripts raised a raw KeyError)
         if self._sync is None:
-            self._sync = self._redis.Redis.from_url(
-                self._url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
-            )
-            self._scripts = {n: self._sync.register_script(s) for n, s in _SCRIPTS.items()}
+            with self._lock:
+                if self._sync is None:
+                    client = self._redis.Redis.from_url(
+                        self._url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
+                    )
+                    self._scripts = {n: client.register_script(s) for n, s in _SCRIPTS.items()}
+                    self._sync = client
         return self._sync
 
     def _aclient(self) -> Any:
         if self._async is None:
-            self._async = self._redis.asyncio.Redis.from_url(
+            client = self._redis.asyncio.Redis.from_url(
                 self._url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
             )
-            self._ascripts = {n: self._async.register_script(s) for n, s in _SCRIPTS.items()}
+            self._ascripts = {n: client.register_script(s) for n, s in _SCRIPTS.items()}
+            self._async = client
         return self._async
 
     def _unavailable(self, exc: Exception) -> BudgetStoreUnavailable:
