@@ -138,7 +138,7 @@ async def bench_async(fake: Provider, tmp: Path, levels: list[int], rounds: int)
     arms = await _async_arms(fake, tmp, identical=False, offset=offset)
     try:
         for level in levels:
-            total = max(8 * level, 400)
+            total = max(4 * level, 256)
             for name in ("costroute", "litellm"):  # warm: pools at this size
                 await _throughput(arms[name], level, level)
             rates: dict[str, list[float]] = {"costroute": [], "litellm": []}

@@ -45,7 +45,14 @@ from .router._select import (
     select,
 )
 from .router._sessions import SessionTable
-from .router._tokens import IMAGE_TOKENS, MessageTokenCache, count_message_tokens, default_counter, image_parts
+from .router._tokens import (
+    IMAGE_TOKENS,
+    MessageTokenCache,
+    count_message_tokens,
+    default_counter,
+    encoding_for,
+    image_parts,
+)
 from .spend import Budgets, Tags
 
 __all__ = ["Engine", "Plan"]
@@ -111,6 +118,7 @@ class Engine(Books, PromptCaching):
         self._replayed: _Memo[tuple[Any, ...], tuple[Usage, Decimal, Decimal]] = _Memo(1024)
         self._answers: _Memo[tuple[Any, ...], Any] = _Memo(256)
         self._tokens = MessageTokenCache()  # each message's prompt tokens, counted once
+        self._encoding: str | None = None  # the smallest encoding the configured models need
         self._now = clock or (lambda: datetime.now(timezone.utc))
         self.sessions = SessionTable()  # what each session's provider caches (see _prompt_cache)
 
@@ -194,8 +202,8 @@ class Engine(Books, PromptCaching):
         estimate = policy.config.output_tokens_estimate
         fmt = params.get("response_format")
         try:
-            input_tokens = count_message_tokens(messages, tools=params.get("tools"), counter=default_counter(),
-                                                cache=self._tokens)
+            input_tokens = count_message_tokens(messages, tools=params.get("tools"),
+                                                counter=self._counter(policy), cache=self._tokens)
         except UNCANONICAL as exc:  # what cannot be counted cannot be sent either
             raise RequestValidationError(
                 f"cannot be written as JSON for the provider ({type(exc).__name__}: {str(exc)[:120]})",
@@ -211,6 +219,14 @@ class Engine(Books, PromptCaching):
             stream=stream,
             cap_from_caller=bool(cap),
         )
+
+    def _counter(self, policy: ResolvedPolicy) -> Any:
+        """The token counter for the configured models, loaded on first use: the smallest
+        encoding that serves them all (see ``encoding_for``)."""
+        if self._encoding is None:
+            models = [m.name for m in self.config.models] or [c.name for c in policy.pool]
+            self._encoding = encoding_for([(m, self.catalog.candidate(m).provider) for m in models])
+        return default_counter(self._encoding)
 
     def _pin(self, model: str, c: Classification, needs: RequestNeeds, policy: ResolvedPolicy,
              tier: str) -> Decision:

@@ -13,7 +13,7 @@ from costroute import NoAdequateModelError
 from costroute.pricing import estimate_cost
 from costroute.pricing._sheet import PriceSheet, PriceTier
 from costroute.router._select import Candidate, RequestNeeds, reject_reason, select
-from costroute.router._tokens import MessageTokenCache, count_message_tokens, default_counter
+from costroute.router._tokens import MessageTokenCache, count_message_tokens, default_counter, encoding_for
 
 TIERS = {"cheap": 0.0, "standard": 0.6, "premium": 0.8}
 THRESHOLDS = {"cheap": 0.0, "standard": 0.35, "premium": 0.65}
@@ -140,3 +140,24 @@ def test_the_cache_is_bounded(size: int) -> None:
     count_message_tokens([{"role": "user", "content": f"m{i}"} for i in range(10)], counter=default_counter(),
                          cache=cache)
     assert len(cache) == size
+
+
+@pytest.mark.parametrize(("models", "encoding"), [
+    ([("openai/gpt-4o-mini", "openai"), ("anthropic/claude-sonnet-4-5", "anthropic")], "o200k_base"),
+    ([("anthropic/claude-sonnet-4-5", "anthropic"), ("gemini/gemini-2.5-flash", "gemini")], "cl100k_base"),
+    ([("openai/gpt-3.5-turbo", "openai"), ("openai/gpt-4-turbo", "openai")], "cl100k_base"),
+    ([("openai/some-new-model", "openai")], "o200k_base"),  # unknown: the newer encoding
+    ([("openai/o3-mini", "openai")], "o200k_base"),
+])
+def test_the_smallest_encoding_that_serves_the_models_is_chosen(models, encoding) -> None:
+    assert encoding_for(models) == encoding
+
+
+def test_a_client_without_openai_models_does_not_load_o200k() -> None:
+    from costroute import Client
+    from costroute.spend import MemoryLedger
+
+    config = {"models": [{"name": "anthropic/claude-sonnet-4-5", "api_key": "sk-ant-test-000000000"}]}
+    with Client(config, ledger=MemoryLedger()) as client:
+        client.route([{"role": "user", "content": "Hello there"}])
+        assert client._engine._encoding == "cl100k_base"

@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["MessageTokenCache", "TokenCounter", "count_message_tokens", "default_counter", "image_parts"]
+__all__ = ["MessageTokenCache", "TokenCounter", "count_message_tokens", "default_counter", "encoding_for",
+           "image_parts"]
 
 # tiktoken caches encodings under the SHA-1 of their download URL; litellm ships them so named.
 _FILES = {
@@ -112,6 +113,25 @@ def default_counter(name: str = "o200k_base") -> TokenCounter:
             counter = _counters.get(name) or _load(name)
             _counters[name] = counter
     return counter
+
+
+#: OpenAI models counted with cl100k_base (older ones); other OpenAI models use o200k_base.
+_CL100K_OPENAI = ("gpt-4-", "gpt-4", "gpt-3.5", "text-embedding-", "davinci", "babbage")
+_O200K_OPENAI = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o", "gpt-oss")
+
+
+def encoding_for(models: Sequence[tuple[str, str]]) -> str:
+    """The one encoding that counts prompts for a pool of ``(model, provider)``: ``o200k_base``
+    (74 MiB resident) only when an OpenAI model that uses it (or an unknown OpenAI model) is in
+    the pool, else ``cl100k_base`` (39 MiB): exact for older OpenAI models, and for other
+    providers' models, which neither encoding counts exactly, as close an estimate as o200k's."""
+    for model, provider in models:
+        name = model.split("/")[-1].lower()
+        if provider not in ("openai", "azure", "text-completion-openai"):
+            continue
+        if name.startswith(_O200K_OPENAI) or not name.startswith(_CL100K_OPENAI):
+            return "o200k_base"
+    return "cl100k_base"
 
 
 def _text_of(content: Any) -> tuple[str, int]:
