@@ -24,6 +24,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from costroute.spend import (
     BudgetConfig,
@@ -50,7 +51,7 @@ def _coarse_begin(conn: sqlite3.Connection, timeout_s: float, busy_ms: int) -> N
     conn.execute("BEGIN IMMEDIATE")
 
 
-def worker(kind: str, where: str, seconds: float, start_at: float, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def worker(kind: str, where: str, seconds: float, ready: Any, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     if kind == "sqlite-busy":
         from costroute.spend import _sqlite
 
@@ -58,9 +59,8 @@ def worker(kind: str, where: str, seconds: float, start_at: float, out: multipro
     store = _open(kind, where)
     budgets = Budgets(BUDGETS, store, ledger=MemoryLedger() if kind.endswith("guarded") else None)
     latencies: list[float] = []
-    while time.time() < start_at:
-        time.sleep(0.001)
-    end = start_at + seconds
+    ready.wait(120)  # every child imported and connected: start together
+    end = time.time() + seconds
     i = 0
     while time.time() < end:
         t0 = time.perf_counter()
@@ -76,8 +76,8 @@ def run(kind: str, where: str, processes: int, seconds: float) -> tuple[float, f
     _open(kind, where).close()  # create the schema before the clock starts
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    start_at = time.time() + 1.5  # let every child import and connect first
-    procs = [ctx.Process(target=worker, args=(kind, where, seconds, start_at, out)) for _ in range(processes)]
+    ready = ctx.Barrier(processes)
+    procs = [ctx.Process(target=worker, args=(kind, where, seconds, ready, out)) for _ in range(processes)]
     for p in procs:
         p.start()
     latencies = sorted(x for _ in procs for x in out.get(timeout=seconds + 60))

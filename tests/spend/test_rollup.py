@@ -108,8 +108,10 @@ def test_an_existing_ledger_is_rolled_up_by_the_migration(tmp_path: Path) -> Non
     expected = ledger.scan_summary(group_by=["model", "day"])
     ledger.close()
     with sqlite3.connect(path) as conn:  # back to v3: no rollup, no multi column
-        conn.execute("DROP TRIGGER spend_rollup_insert")
+        conn.execute("DROP TRIGGER spend_rollup_multi")
+        conn.execute("DROP TRIGGER spend_rollup_add")
         conn.execute("DROP TABLE spend_rollup")
+        conn.execute("DROP TABLE spend_rollup_tags")
         conn.execute("DROP INDEX spend_records_multi")
         conn.execute("ALTER TABLE spend_records DROP COLUMN multi")
         conn.execute("DELETE FROM costroute_migrations WHERE component = 'ledger' AND version = 4")

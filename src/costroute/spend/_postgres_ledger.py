@@ -19,7 +19,7 @@ from ._group import GroupCommitter
 from ._ledger import SummaryRow, check_source
 from ._postgres_io import PgDatabase
 from ._records import Feedback, FeedbackSource, SpendRecord
-from ._rollup import DIMS, SUMS, RollupDialect, combine, rollup_queries
+from ._rollup import ROLLUPS, SUMS, RollupDialect, combine, rollup_queries
 from ._sql import (
     COLUMNS,
     FEEDBACK_EFFECTIVE,
@@ -57,6 +57,61 @@ _NEW_SUMS = (  # the same for one new record (after "singles, attempts")
     "CASE WHEN NEW.status = 'error' THEN 1 ELSE 0 END",
     "CASE WHEN NEW.estimated OR NEW.status = 'estimated' THEN 1 ELSE 0 END",
 )
+
+_BUCKET = "date_trunc('hour', {0}ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+
+
+def _rollup_table(table: str, dims: tuple[str, ...]) -> tuple[str, str]:
+    """The rollup table and its backfill from the records."""
+    cols = ", ".join(dims)
+    return (
+        f"""CREATE TABLE {table} (
+            bucket TIMESTAMPTZ NOT NULL,
+            {", ".join(f"{c} JSONB NOT NULL" if c == "tags" else f"{c} TEXT NOT NULL" for c in dims)},
+            singles BIGINT NOT NULL,
+            {", ".join(f"{c} BIGINT NOT NULL" for c in SUMS)},
+            PRIMARY KEY (bucket, {cols})
+        )""",
+        f"""INSERT INTO {table} (bucket, {cols}, singles, {", ".join(SUMS)})
+            SELECT {_BUCKET.format("")}, {cols}, {", ".join(_RAW_SUMS)}
+            FROM spend_records GROUP BY 1, {", ".join(str(i) for i in range(2, len(dims) + 2))}""",
+    )
+
+
+def _rollup_function() -> str:
+    take_back = "\n".join(
+        f"""UPDATE {table} r SET singles = r.singles - 1
+                  FROM spend_records o
+                  WHERE o.request_id = NEW.request_id AND o.id <> NEW.id AND NOT o.multi
+                    AND r.bucket = {_BUCKET.format("o.")}
+                    AND {" AND ".join(f"r.{c} = o.{c}" for c in dims)};"""
+        for table, dims in ROLLUPS
+    )
+    add = "\n".join(
+        f"""INSERT INTO {table} AS r (bucket, {", ".join(dims)}, singles, {", ".join(SUMS)})
+              VALUES ({_BUCKET.format("NEW.")}, {", ".join("NEW." + c for c in dims)},
+                CASE WHEN others THEN 0 ELSE 1 END, 1, {", ".join(_NEW_SUMS)})
+              ON CONFLICT (bucket, {", ".join(dims)}) DO UPDATE SET
+                singles = r.singles + excluded.singles,
+                {", ".join(f"{c} = r.{c} + excluded.{c}" for c in SUMS)};"""
+        for table, dims in ROLLUPS
+    )
+    return f"""CREATE FUNCTION costroute_spend_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            others BOOLEAN;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(hashtext('costroute-request:' || NEW.request_id));
+            SELECT EXISTS (SELECT 1 FROM spend_records o
+                           WHERE o.request_id = NEW.request_id AND o.id <> NEW.id) INTO others;
+            IF others THEN
+                {take_back}
+                UPDATE spend_records SET multi = TRUE WHERE request_id = NEW.request_id AND NOT multi;
+            END IF;
+            {add}
+            RETURN NULL;
+        END
+        $$"""
+
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _split("""
@@ -124,42 +179,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE spend_records SET multi = TRUE WHERE request_id IN"
         " (SELECT request_id FROM spend_records GROUP BY request_id HAVING COUNT(*) > 1)",
         "CREATE INDEX spend_records_multi ON spend_records (ts) WHERE multi",
-        f"""CREATE TABLE spend_rollup (
-            bucket TIMESTAMPTZ NOT NULL,
-            {", ".join(f"{c} JSONB NOT NULL" if c == "tags" else f"{c} TEXT NOT NULL" for c in DIMS)},
-            singles BIGINT NOT NULL,
-            {", ".join(f"{c} BIGINT NOT NULL" for c in SUMS)},
-            PRIMARY KEY (bucket, {", ".join(DIMS)})
-        )""",
-        f"""INSERT INTO spend_rollup (bucket, {", ".join(DIMS)}, singles, {", ".join(SUMS)})
-            SELECT date_trunc('hour', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', {", ".join(DIMS)},
-              {", ".join(_RAW_SUMS)}
-            FROM spend_records GROUP BY 1, {", ".join(str(i) for i in range(2, len(DIMS) + 2))}""",
-        f"""CREATE FUNCTION costroute_spend_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE
-            others BOOLEAN;
-        BEGIN
-            PERFORM pg_advisory_xact_lock(hashtext('costroute-request:' || NEW.request_id));
-            SELECT EXISTS (SELECT 1 FROM spend_records o
-                           WHERE o.request_id = NEW.request_id AND o.id <> NEW.id) INTO others;
-            IF others THEN
-                UPDATE spend_rollup r SET singles = r.singles - 1
-                  FROM spend_records o
-                  WHERE o.request_id = NEW.request_id AND o.id <> NEW.id AND NOT o.multi
-                    AND r.bucket = date_trunc('hour', o.ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-                    AND {" AND ".join(f"r.{c} = o.{c}" for c in DIMS)};
-                UPDATE spend_records SET multi = TRUE WHERE request_id = NEW.request_id AND NOT multi;
-            END IF;
-            INSERT INTO spend_rollup AS r (bucket, {", ".join(DIMS)}, singles, {", ".join(SUMS)})
-              VALUES (date_trunc('hour', NEW.ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-                {", ".join("NEW." + c for c in DIMS)},
-                CASE WHEN others THEN 0 ELSE 1 END, 1, {", ".join(_NEW_SUMS)})
-              ON CONFLICT (bucket, {", ".join(DIMS)}) DO UPDATE SET
-                singles = r.singles + excluded.singles,
-                {", ".join(f"{c} = r.{c} + excluded.{c}" for c in SUMS)};
-            RETURN NULL;
-        END
-        $$""",
+        *(stmt for table, dims in ROLLUPS for stmt in _rollup_table(table, dims)),
+        _rollup_function(),
         "CREATE TRIGGER spend_rollup_insert AFTER INSERT ON spend_records"
         " FOR EACH ROW EXECUTE FUNCTION costroute_spend_rollup()",
     ),

@@ -2,8 +2,9 @@
 × service tier × role × tag set, so a summary reads a table whose size follows the traffic's
 variety, not its volume.
 
-The database maintains ``spend_rollup`` itself (a trigger on each new record), in the insert's
-transaction. A summary over ``[since, until)`` reads the whole hours from the rollup and the
+The database maintains the rollups itself (triggers on each new record), in the insert's
+transaction: ``spend_rollup`` without the tag set (small: what summaries without a tag read) and
+``spend_rollup_tags`` with it. A summary over ``[since, until)`` reads the whole hours from the rollup and the
 partial hours at either edge from the records (through the ``ts`` index), so any range is exact.
 
 Distinct requests are not additive across rollup rows (a retried request has several records),
@@ -27,10 +28,12 @@ from typing import Any
 
 from ._ledger import SummaryRow, check_group_by, row_from
 
-__all__ = ["DIMS", "HOUR_MICROS", "SUMS", "RollupDialect", "RollupQuery", "combine", "rollup_queries"]
+__all__ = ["DIMS", "HOUR_MICROS", "ROLLUPS", "SUMS", "RollupDialect", "RollupQuery", "combine", "rollup_queries"]
 
 HOUR_MICROS = 3_600_000_000
 DIMS = ("model", "policy", "tier", "status", "provider", "service_tier", "role", "tags")
+# two rollups: one without the tag set (small: what most summaries need), one with it
+ROLLUPS = (("spend_rollup", DIMS[:-1]), ("spend_rollup_tags", DIMS))
 SUMS = (
     "attempts", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
     "reasoning_tokens", "cost_micros", "baseline_micros", "saved_micros", "cache_hits", "errors",
@@ -141,13 +144,15 @@ def rollup_queries(
     """The queries whose rows :func:`combine` adds up into the summary."""
     fields = check_group_by(group_by)
     filters: dict[str, Any] = {"tags": tags, "model": model, "policy": policy}
+    tagged = bool(tags) or any(f.startswith("tag:") for f in fields)
+    rollup = ROLLUPS[1][0] if tagged else ROLLUPS[0][0]
     lo = None if since is None else _ceil_hour(since)
     hi = None if until is None else _floor_hour(until)
     out: list[RollupQuery] = []
     if lo is not None and hi is not None and lo >= hi:  # inside one hour: the records alone
         out.append(RollupQuery("sums", *_select(d, "spend_records", "ts", _RAW_AGG, fields, since, until, filters)))
     else:
-        out.append(RollupQuery("sums", *_select(d, "spend_rollup", "bucket", _ROLLUP_AGG, fields, lo, hi, filters)))
+        out.append(RollupQuery("sums", *_select(d, rollup, "bucket", _ROLLUP_AGG, fields, lo, hi, filters)))
         if since is not None and lo is not None and since < lo:
             out.append(RollupQuery("sums", *_select(d, "spend_records", "ts", _RAW_AGG, fields, since, lo, filters)))
         if until is not None and hi is not None and hi < until:

@@ -24,7 +24,7 @@ from ._group import GroupCommitter
 from ._health import Health
 from ._ledger import SummaryRow, check_source
 from ._records import Feedback, FeedbackSource, SpendRecord
-from ._rollup import DIMS, HOUR_MICROS, SUMS, RollupDialect, combine, rollup_queries
+from ._rollup import HOUR_MICROS, ROLLUPS, SUMS, RollupDialect, combine, rollup_queries
 from ._sql import (
     COLUMNS,
     FEEDBACK_EFFECTIVE,
@@ -47,7 +47,6 @@ __all__ = ["SQLiteLedger"]
 
 T = TypeVar("T")
 
-_DIM_COLUMNS = ", ".join(f"{c} TEXT NOT NULL" for c in DIMS)
 _RAW_SUMS = (  # singles and SUMS over records, as the rollup keeps them
     "SUM(1 - multi)", "COUNT(*)", "SUM(input_tokens)", "SUM(cache_read_tokens)",
     "SUM(cache_write_tokens)", "SUM(output_tokens)", "SUM(reasoning_tokens)", "SUM(cost_micros)",
@@ -59,6 +58,60 @@ _NEW_SUMS = (  # the same for one new record (after "singles, attempts")
     "NEW.reasoning_tokens", "NEW.cost_micros", "NEW.baseline_micros", "NEW.saved_micros",
     "NEW.status = 'cache_hit'", "NEW.status = 'error'", "NEW.estimated OR NEW.status = 'estimated'",
 )
+
+_BUCKET = f"(ts / {HOUR_MICROS}) * {HOUR_MICROS}"
+_OTHERS = "SELECT 1 FROM spend_records o WHERE o.request_id = NEW.request_id AND o.id != NEW.id"
+
+
+def _rollup_table(table: str, dims: tuple[str, ...]) -> tuple[str, str]:
+    """The rollup table and its backfill from the records."""
+    cols = ", ".join(dims)
+    return (
+        f"""CREATE TABLE {table} (
+            bucket INTEGER NOT NULL,
+            {", ".join(f"{c} TEXT NOT NULL" for c in dims)},
+            singles INTEGER NOT NULL,
+            {", ".join(f"{c} INTEGER NOT NULL" for c in SUMS)},
+            PRIMARY KEY (bucket, {cols})
+        )""",
+        f"""INSERT INTO {table} (bucket, {cols}, singles, {", ".join(SUMS)})
+            SELECT {_BUCKET}, {cols}, {", ".join(_RAW_SUMS)}
+            FROM spend_records GROUP BY 1, {", ".join(str(i) for i in range(2, len(dims) + 2))}""",
+    )
+
+
+def _rollup_triggers() -> tuple[str, str]:
+    """Two triggers per new record: the first, only when its request has other records, takes
+    the earlier single one out of ``singles`` and flags them all ``multi``; the second adds the
+    record to every rollup (independent of the first: they touch different columns)."""
+    take_back = "; ".join(
+        f"""UPDATE {table} SET singles = singles - 1
+              WHERE (bucket, {", ".join(dims)}) IN (
+                SELECT (o.ts / {HOUR_MICROS}) * {HOUR_MICROS}, {", ".join("o." + c for c in dims)}
+                FROM spend_records o
+                WHERE o.request_id = NEW.request_id AND o.id != NEW.id AND o.multi = 0)"""
+        for table, dims in ROLLUPS
+    )
+    add = "; ".join(
+        f"""INSERT INTO {table} (bucket, {", ".join(dims)}, singles, {", ".join(SUMS)})
+              VALUES ((NEW.ts / {HOUR_MICROS}) * {HOUR_MICROS}, {", ".join("NEW." + c for c in dims)},
+                NOT EXISTS ({_OTHERS}), 1, {", ".join(_NEW_SUMS)})
+              ON CONFLICT (bucket, {", ".join(dims)}) DO UPDATE SET
+                singles = singles + excluded.singles,
+                {", ".join(f"{c} = {c} + excluded.{c}" for c in SUMS)}"""
+        for table, dims in ROLLUPS
+    )
+    return (
+        f"""CREATE TRIGGER spend_rollup_multi AFTER INSERT ON spend_records
+            WHEN EXISTS ({_OTHERS}) BEGIN
+            {take_back};
+            UPDATE spend_records SET multi = 1 WHERE request_id = NEW.request_id AND multi = 0;
+        END""",
+        f"""CREATE TRIGGER spend_rollup_add AFTER INSERT ON spend_records BEGIN
+            {add};
+        END""",
+    )
+
 
 _MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     """
@@ -130,34 +183,8 @@ _MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         "UPDATE spend_records SET multi = 1 WHERE request_id IN"
         " (SELECT request_id FROM spend_records GROUP BY request_id HAVING COUNT(*) > 1)",
         "CREATE INDEX spend_records_multi ON spend_records (ts) WHERE multi = 1",
-        f"""CREATE TABLE spend_rollup (
-            bucket INTEGER NOT NULL,
-            {_DIM_COLUMNS},
-            singles INTEGER NOT NULL,
-            {", ".join(f"{c} INTEGER NOT NULL" for c in SUMS)},
-            PRIMARY KEY (bucket, {", ".join(DIMS)})
-        )""",
-        f"""INSERT INTO spend_rollup (bucket, {", ".join(DIMS)}, singles, {", ".join(SUMS)})
-            SELECT (ts / {HOUR_MICROS}) * {HOUR_MICROS}, {", ".join(DIMS)}, {", ".join(_RAW_SUMS)}
-            FROM spend_records GROUP BY 1, {", ".join(str(i) for i in range(2, len(DIMS) + 2))}""",
-        f"""CREATE TRIGGER spend_rollup_insert AFTER INSERT ON spend_records BEGIN
-            UPDATE spend_rollup SET singles = singles - 1
-              WHERE (bucket, {", ".join(DIMS)}) IN (
-                SELECT (o.ts / {HOUR_MICROS}) * {HOUR_MICROS}, {", ".join("o." + c for c in DIMS)}
-                FROM spend_records o
-                WHERE o.request_id = NEW.request_id AND o.id != NEW.id AND o.multi = 0);
-            UPDATE spend_records SET multi = 1
-              WHERE request_id = NEW.request_id AND EXISTS (
-                SELECT 1 FROM spend_records o WHERE o.request_id = NEW.request_id AND o.id != NEW.id);
-            INSERT INTO spend_rollup (bucket, {", ".join(DIMS)}, singles, {", ".join(SUMS)})
-              VALUES ((NEW.ts / {HOUR_MICROS}) * {HOUR_MICROS}, {", ".join("NEW." + c for c in DIMS)},
-                NOT EXISTS (SELECT 1 FROM spend_records o
-                            WHERE o.request_id = NEW.request_id AND o.id != NEW.id),
-                1, {", ".join(_NEW_SUMS)})
-              ON CONFLICT (bucket, {", ".join(DIMS)}) DO UPDATE SET
-                singles = singles + excluded.singles,
-                {", ".join(f"{c} = {c} + excluded.{c}" for c in SUMS)};
-        END""",
+        *(stmt for table, dims in ROLLUPS for stmt in _rollup_table(table, dims)),
+        *_rollup_triggers(),
     ),
 )
 
