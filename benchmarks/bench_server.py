@@ -78,7 +78,7 @@ def _fake() -> tuple[subprocess.Popen[str], str]:
     return proc, proc.stdout.readline().strip()
 
 
-def _wait_up(proc: subprocess.Popen[bytes], url: str, what: str, timeout_s: float = 180) -> None:
+def _wait_up(proc: subprocess.Popen[bytes], url: str, what: str, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -89,8 +89,12 @@ def _wait_up(proc: subprocess.Popen[bytes], url: str, what: str, timeout_s: floa
         except httpx.HTTPError:
             pass
         time.sleep(0.25)
-    proc.kill()
-    raise SystemExit(f"{what} did not start within {timeout_s:.0f} s")
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    raise SystemExit(f"{what} did not answer within {timeout_s:.0f} s")
 
 
 def _costroute(base_url: str, tmp: Path, workers: int) -> Arm:
@@ -245,7 +249,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for start in starters:
-                arms.append(start(Path(tmp)))
+                try:
+                    arms.append(start(Path(tmp)))
+                except SystemExit as exc:  # reported, and the other arms still run
+                    print(f"an arm is skipped: {exc}", flush=True)
             print(f"{len(arms)} arms, {args.duration:.0f} s per arm and rate, open-loop; load average "
                   f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
             results = asyncio.run(_run(arms, rates, args.duration))
