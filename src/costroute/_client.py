@@ -23,6 +23,7 @@ from ._errors import CostrouteError
 from ._loop import Opened, Steps, request
 from ._shadow_loop import shadow
 from ._streams import AsyncStream, Stream
+from ._telemetry import SpanRecorder, chain_hooks
 from .cache import CacheStore, ResponseCache, store_from_config
 from .learning import ShadowSampler
 from .policies import ConfigSource, CostrouteConfig, load_config
@@ -96,7 +97,12 @@ class _Base:
         on_budget_alert: Callable[[AlertEvent], None] | None = None,
         cache_store: CacheStore | None = None,
         on_record: OnRecord | None = None,
+        tracer_provider: Any = None,
     ) -> None:
+        """``on_record(info, record)`` is called after each spend record is booked.
+        ``tracer_provider`` (an OpenTelemetry ``TracerProvider``, or ``"global"`` for the global
+        one; needs the ``otel`` extra) makes every booked call a span with the GenAI attributes
+        (:mod:`costroute._telemetry`), alongside ``on_record``."""
         cfg: CostrouteConfig = load_config(config) if config is not None else default_config()
         budgets = None
         ledger = ledger if ledger is not None else ledger_from_config(cfg.ledger)
@@ -117,7 +123,8 @@ class _Base:
             cfg, completer=completer or LiteLLMCompleter(), registry=registry, budgets=budgets, cache=cache,
             ledger=ledger,
         )
-        self._on_record = on_record
+        spans = SpanRecorder(tracer_provider) if tracer_provider is not None else None
+        self._on_record = chain_hooks(on_record, spans)
         self._shadows = {name: (ShadowSampler(p.shadow.rate, key=f"costroute-shadow:{name}"),
                                 Budgets([BudgetConfig(name="shadow", limit_usd=p.shadow.max_usd_per_day, period="day",
                                                       scope="policy")], budget_store))  # type: ignore[arg-type]
