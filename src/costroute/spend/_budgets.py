@@ -260,9 +260,10 @@ class Budgets:
     # -- sync ----------------------------------------------------------------------------------
     def reserve(
         self, *, request_id: str, amount: Decimal, tags: Mapping[str, str] | None = None,
-        policy: str = "default", model: str = "",
+        policy: str = "default", model: str = "", ttl_s: float | None = None,
     ) -> Reservation:
-        """Hold ``amount`` on every applicable counter, all or nothing.
+        """Hold ``amount`` on every applicable counter, all or nothing, for ``ttl_s`` seconds
+        (default: ``reservation_ttl_s``; a batch holds for its completion window).
 
         Raises :class:`~costroute.BudgetExceeded` (``.action`` ``block`` or ``downgrade``) when an
         enforced budget would go over, and :class:`~costroute.BudgetStoreUnavailable` when the
@@ -273,7 +274,7 @@ class Budgets:
             return res
         try:
             outcome = self.store.reserve(
-                res.id, res.keys, res.micros, now=now, ttl_s=self.reservation_ttl_s
+                res.id, res.keys, res.micros, now=now, ttl_s=self.reservation_ttl_s if ttl_s is None else ttl_s
             )
         except BaseException:
             with contextlib.suppress(Exception):
@@ -287,6 +288,14 @@ class Budgets:
             res.state = "released"
             raise refusal(res.keys, outcome, res.micros)
         return res
+
+    def held(self, *, id: str, request_id: str, amount: Decimal, tags: Mapping[str, str] | None,
+             policy: str, model: str, reserved_at: datetime) -> Reservation:
+        """A reservation made earlier (maybe by another process), to settle or release: its
+        counters are the ones a reservation with these attributes made at ``reserved_at``."""
+        keys = tuple(self.keys_for(tags=tags, policy=policy, model=model, now=reserved_at))
+        return Reservation(self, id=id, request_id=request_id, amount=Decimal(amount), keys=keys,
+                           micros=to_micros_ceil(amount))
 
     def settle(self, reservation: Reservation, actual: Decimal) -> None:
         """Count ``actual`` as spent (even above the estimate: spend is truth) and drop the hold."""

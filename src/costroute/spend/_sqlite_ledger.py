@@ -225,6 +225,17 @@ class SQLiteLedger:
     def _rows(self, records: Iterable[SpendRecord]) -> list[Any]:
         return [encode(r, _DIALECT, store_prompts=self.store_prompts) for r in records]
 
+    def transaction(self) -> Any:
+        """A write transaction on the ledger's file (``BEGIN IMMEDIATE``; commits on exit): for
+        state kept next to the records, such as batches (:mod:`costroute.batches`)."""
+        return self._db.write()
+
+    def insert_in(self, conn: Any, record: SpendRecord) -> bool:
+        """Append ``record`` inside :meth:`transaction`'s ``conn``; ``False`` if a record of its
+        request and attempt was booked already (records are unique per request and attempt)."""
+        cur = conn.execute(_INSERT, encode(record, _DIALECT, store_prompts=self.store_prompts))
+        return bool(cur.rowcount)
+
     def append(self, record: SpendRecord) -> None:
         self.append_many([record])
 
