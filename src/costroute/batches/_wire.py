@@ -39,7 +39,7 @@ class OpenAIBatchAPI:
         if data is not None:
             req.add_header("content-type", content_type)
         try:
-            with urllib.request.urlopen(req, timeout=self._timeout) as resp:  # noqa: S310 (http/https only)
+            with urllib.request.urlopen(req, timeout=self._timeout) as resp:
                 body: bytes = resp.read()
                 return body
         except urllib.error.HTTPError as exc:

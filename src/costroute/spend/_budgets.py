@@ -289,12 +289,9 @@ class Budgets:
             raise refusal(res.keys, outcome, res.micros)
         return res
 
-    def held(self, *, id: str, request_id: str, amount: Decimal, tags: Mapping[str, str] | None,
-             policy: str, model: str, reserved_at: datetime) -> Reservation:
-        """A reservation made earlier (maybe by another process), to settle or release: its
-        counters are the ones a reservation with these attributes made at ``reserved_at``."""
-        keys = tuple(self.keys_for(tags=tags, policy=policy, model=model, now=reserved_at))
-        return Reservation(self, id=id, request_id=request_id, amount=Decimal(amount), keys=keys,
+    def held(self, *, id: str, request_id: str, amount: Decimal, keys: Sequence[BudgetKey]) -> Reservation:
+        """A reservation made earlier (maybe by another process) on ``keys``, to settle or release."""
+        return Reservation(self, id=id, request_id=request_id, amount=Decimal(amount), keys=tuple(keys),
                            micros=to_micros_ceil(amount))
 
     def settle(self, reservation: Reservation, actual: Decimal) -> None:

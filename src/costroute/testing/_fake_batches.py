@@ -132,7 +132,8 @@ class FakeBatches:
             if isinstance(name, str) and isinstance(payload, bytes):
                 fields[name] = payload
         if fields.get("purpose") != b"batch" or "file" not in fields:
-            return _json(400, {"error": {"message": "expected purpose=batch and a file", "type": "invalid_request_error"}})
+            return _json(400, {"error": {"message": "expected purpose=batch and a file",
+                                         "type": "invalid_request_error"}})
         file_id = "file-" + uuid.uuid4().hex[:20]
         self.files[file_id] = fields["file"]
         self.uploads.extend(_lines(fields["file"]))
