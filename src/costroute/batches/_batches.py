@@ -154,7 +154,7 @@ class Batches:
         by_id = {r.custom_id: r for r in rows}
         for group in self._jobs(plans):
             self._submit(batch_id, group, by_id, completion_window)
-        return self.retrieve(batch_id)
+        return self._view(batch_id)
 
     def _jobs(self, plans: Sequence[tuple[str, dict[str, Any], Plan]]) -> list[list[tuple[str, Plan, bytes]]]:
         """The provider jobs: one per model and endpoint, split at the provider's limits."""
