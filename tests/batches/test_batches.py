@@ -138,10 +138,15 @@ def test_killed_after_submission_collected_by_other_processes(server: FakeOpenAI
 
 def test_concurrent_batches_and_live_traffic_never_exceed_the_budget(server: FakeOpenAIServer,
                                                                      tmp_path: Path) -> None:
-    server.script("nobatch", answer=Reply("ok", prompt_tokens=1000, completion_tokens=40))
+    server.script("gpt-4o-mini")  # usage the fake counts from the request: within the worst case
     limit = Decimal("0.0015")
     cfg = config(server.base_url, str(tmp_path), limit=str(limit))
     client = Client(cfg)
+    request = [{"role": "user", "content": EASY.format("x")}]
+    one = client._engine.worst_case(client._engine.plan({"messages": request, "max_tokens": 50},
+                                                        service_tier="batch"), "openai/gpt-4o-mini")
+    limit = one * 3 * 5  # room for five batches of three, or fewer with live calls (twice the price)
+    client = Client(config(server.base_url, str(tmp_path), limit=str(limit)))
     outcomes: list[str] = []
     ids: list[str] = []
     lock = threading.Lock()
@@ -180,6 +185,7 @@ def test_concurrent_batches_and_live_traffic_never_exceed_the_budget(server: Fak
     records = client.spend.records()
     assert "refused" in outcomes and "batch" in outcomes and "live" in outcomes
     assert reserved == 0 and spent == sum(r.cost_usd for r in records) and spent <= limit
+    client.close()
 
 
 def test_async_client_batches(server: FakeOpenAIServer, tmp_path: Path) -> None:

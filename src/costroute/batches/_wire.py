@@ -43,7 +43,9 @@ class OpenAIBatchAPI:
                 body: bytes = resp.read()
                 return body
         except urllib.error.HTTPError as exc:
-            detail = exc.read()[:300].decode("utf-8", "replace").replace(self._key or "\0", "[redacted]")
+            with exc:
+                raw = exc.read()
+            detail = raw[:300].decode("utf-8", "replace").replace(self._key or "\0", "[redacted]")
             raise BatchError(f"{what} failed at {self.base}: HTTP {exc.code}: {detail}",
                              status_code=exc.code) from None
         except (urllib.error.URLError, OSError) as exc:
