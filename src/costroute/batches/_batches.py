@@ -32,7 +32,7 @@ from .._engine import Engine, Plan
 from .._errors import BatchError, CostrouteError, RequestValidationError
 from .._loop import Store
 from ..providers._table import provider_rules
-from ._state import BatchRow, ItemRow, JobRow, SQLiteBatchState, keys_from_json, keys_to_json
+from ._state import BatchRow, BatchState, ItemRow, JobRow, keys_from_json, keys_to_json
 from ._wire import OpenAIBatchAPI
 
 if TYPE_CHECKING:
@@ -75,17 +75,17 @@ class BatchItem:
 
 
 class Batches:
-    """``client.batches``. Needs a SQLite ledger (batch state lives next to the records)."""
+    """``client.batches``. Needs a SQLite or PostgreSQL ledger (batch state lives next to the records)."""
 
     def __init__(self, engine: Engine, driver: SyncDriver) -> None:
         self._engine = engine
         self._driver = driver
-        self._state_cache: SQLiteBatchState | None = None
+        self._state_cache: BatchState | None = None
 
     @property
-    def _state(self) -> SQLiteBatchState:
+    def _state(self) -> BatchState:
         if self._state_cache is None:
-            self._state_cache = SQLiteBatchState(self._engine.ledger)
+            self._state_cache = BatchState(self._engine.ledger)
         return self._state_cache
 
     # -- submission ----------------------------------------------------------------------------

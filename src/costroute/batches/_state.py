@@ -1,4 +1,4 @@
-"""Durable batch state, in the ledger's own SQLite file next to the spend records.
+"""Durable batch state, in the ledger's own database (SQLite or PostgreSQL) next to the spend records.
 
 Three tables (created if missing; the ledger's schema version is not touched):
 ``costroute_batches`` (one row a batch), ``costroute_batch_jobs`` (one row a provider job) and
@@ -20,12 +20,12 @@ from .._errors import BatchError, ConfigError
 from ..spend import SpendRecord
 from ..spend._keys import BudgetKey
 
-__all__ = ["BatchRow", "ItemRow", "JobRow", "SQLiteBatchState", "keys_from_json", "keys_to_json"]
+__all__ = ["BatchRow", "BatchState", "ItemRow", "JobRow", "keys_from_json", "keys_to_json"]
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS costroute_batches (
     id TEXT PRIMARY KEY, created_at TEXT NOT NULL, policy TEXT NOT NULL, tags TEXT NOT NULL,
-    window TEXT NOT NULL, expires_at TEXT NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0
+    completion_window TEXT NOT NULL, expires_at TEXT NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS costroute_batch_jobs (
     job_id TEXT PRIMARY KEY, batch_id TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL
@@ -90,47 +90,57 @@ def keys_from_json(text: str) -> list[BudgetKey]:
                       limit_micros=int(k["limit_micros"]), action=k["action"]) for k in json.loads(text)]
 
 
-class SQLiteBatchState:
-    """Batch state on a :class:`~costroute.spend.SQLiteLedger`'s file."""
+class BatchState:
+    """Batch state on a SQLite or PostgreSQL ledger (anything with ``in_transaction``,
+    ``insert_in`` and a ``placeholder``)."""
 
     def __init__(self, ledger: Any) -> None:
         ledger = getattr(ledger, "inner", ledger)  # a spooled ledger: its database
-        if not callable(getattr(ledger, "transaction", None)) or not callable(getattr(ledger, "insert_in", None)):
-            raise ConfigError(f"client.batches needs a SQLite ledger (ledger: sqlite:...), not {ledger!r}")
+        if not callable(getattr(ledger, "in_transaction", None)) or not callable(getattr(ledger, "insert_in", None)):
+            raise ConfigError(f"client.batches needs a SQLite or PostgreSQL ledger, not {ledger!r}")
         self.ledger = ledger
-        with ledger.transaction() as conn:
+        self._ph = str(ledger.placeholder)
+
+        def create(conn: Any) -> None:
             for statement in _TABLES.split(";"):
                 if statement.strip():
                     conn.execute(statement)
 
+        ledger.in_transaction(create)
+
+    def _q(self, sql: str) -> str:
+        return sql.replace("?", self._ph)
+
+    def _exec(self, *steps: tuple[str, Sequence[Any]]) -> None:
+        def run(conn: Any) -> None:
+            for sql, args in steps:
+                conn.execute(self._q(sql), args)
+
+        self.ledger.in_transaction(run)
+
     def add(self, batch: BatchRow, items: Sequence[ItemRow]) -> None:
-        with self.ledger.transaction() as conn:
-            conn.execute("INSERT INTO costroute_batches VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (batch.id, batch.created_at.isoformat(), batch.policy, json.dumps(batch.tags),
-                          batch.window, batch.expires_at.isoformat(), int(batch.cancelled)))
-            conn.executemany(
-                "INSERT INTO costroute_batch_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(i.batch_id, i.custom_id, i.idx, i.request_id, i.model, i.job_id, json.dumps(i.request),
-                  i.hold_id, str(i.hold_usd), i.hold_keys, i.state, None, i.error, str(i.cost_usd)) for i in items])
+        self._exec(
+            ("INSERT INTO costroute_batches VALUES (?, ?, ?, ?, ?, ?, ?)",
+             (batch.id, batch.created_at.isoformat(), batch.policy, json.dumps(batch.tags),
+              batch.window, batch.expires_at.isoformat(), int(batch.cancelled))),
+            *[("INSERT INTO costroute_batch_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (i.batch_id, i.custom_id, i.idx, i.request_id, i.model, i.job_id, json.dumps(i.request),
+                i.hold_id, str(i.hold_usd), i.hold_keys, i.state, None, i.error, str(i.cost_usd))) for i in items])
 
     def add_job(self, job: JobRow, custom_ids: Sequence[str]) -> None:
-        with self.ledger.transaction() as conn:
-            conn.execute("INSERT INTO costroute_batch_jobs VALUES (?, ?, ?, ?)",
-                         (job.job_id, job.batch_id, job.model, job.status))
-            conn.executemany("UPDATE costroute_batch_items SET job_id = ? WHERE batch_id = ? AND custom_id = ?",
-                             [(job.job_id, job.batch_id, c) for c in custom_ids])
+        self._exec(("INSERT INTO costroute_batch_jobs VALUES (?, ?, ?, ?)",
+                    (job.job_id, job.batch_id, job.model, job.status)),
+                   *[("UPDATE costroute_batch_items SET job_id = ? WHERE batch_id = ? AND custom_id = ?",
+                      (job.job_id, job.batch_id, c)) for c in custom_ids])
 
     def set_job_status(self, job_id: str, status: str) -> None:
-        with self.ledger.transaction() as conn:
-            conn.execute("UPDATE costroute_batch_jobs SET status = ? WHERE job_id = ?", (status, job_id))
+        self._exec(("UPDATE costroute_batch_jobs SET status = ? WHERE job_id = ?", (status, job_id)))
 
     def mark_cancelled(self, batch_id: str) -> None:
-        with self.ledger.transaction() as conn:
-            conn.execute("UPDATE costroute_batches SET cancelled = 1 WHERE id = ?", (batch_id,))
+        self._exec(("UPDATE costroute_batches SET cancelled = 1 WHERE id = ?", (batch_id,)))
 
     def _read(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        with self.ledger.transaction() as conn:
-            return list(conn.execute(sql, args).fetchall())
+        return list(self.ledger.in_transaction(lambda conn: conn.execute(self._q(sql), args).fetchall()))
 
     def batch(self, batch_id: str) -> BatchRow:
         rows = self._read("SELECT * FROM costroute_batches WHERE id = ?", (batch_id,))
@@ -156,20 +166,24 @@ class SQLiteBatchState:
     def book(self, item: ItemRow, response: dict[str, Any], record: SpendRecord) -> bool:
         """Mark ``item`` answered and append its record, in one transaction; ``False`` (nothing
         written) when another collector booked it first."""
-        with self.ledger.transaction() as conn:
-            cur = conn.execute(
+        def run(conn: Any) -> bool:
+            cur = conn.execute(self._q(
                 "UPDATE costroute_batch_items SET state = 'booked', response = ?, cost_usd = ?"
-                " WHERE batch_id = ? AND custom_id = ? AND state = 'held'",
+                " WHERE batch_id = ? AND custom_id = ? AND state = 'held'"),
                 (json.dumps(response), str(record.cost_usd), item.batch_id, item.custom_id))
             if not cur.rowcount:
                 return False
             self.ledger.insert_in(conn, record)
             return True
 
+        return bool(self.ledger.in_transaction(run))
+
     def drop(self, item: ItemRow, state: str, error: str) -> bool:
         """Mark ``item`` failed or released; ``False`` when it was settled already."""
-        with self.ledger.transaction() as conn:
-            cur = conn.execute(
+        def run(conn: Any) -> bool:
+            cur = conn.execute(self._q(
                 "UPDATE costroute_batch_items SET state = ?, error = ? WHERE batch_id = ? AND custom_id = ?"
-                " AND state = 'held'", (state, error[:500], item.batch_id, item.custom_id))
+                " AND state = 'held'"), (state, error[:500], item.batch_id, item.custom_id))
             return bool(cur.rowcount)
+
+        return bool(self.ledger.in_transaction(run))
