@@ -146,6 +146,8 @@ def test_concurrent_batches_and_live_traffic_never_exceed_the_budget(server: Fak
     one = client._engine.worst_case(client._engine.plan({"messages": request, "max_tokens": 50},
                                                         service_tier="batch"), "openai/gpt-4o-mini")
     limit = one * 3 * 5  # room for five batches of three, or fewer with live calls (twice the price)
+    client.close()
+    client._engine.ledger.close()
     client = Client(config(server.base_url, str(tmp_path), limit=str(limit)))
     outcomes: list[str] = []
     ids: list[str] = []
@@ -186,6 +188,7 @@ def test_concurrent_batches_and_live_traffic_never_exceed_the_budget(server: Fak
     assert "refused" in outcomes and "batch" in outcomes and "live" in outcomes
     assert reserved == 0 and spent == sum(r.cost_usd for r in records) and spent <= limit
     client.close()
+    client._engine.ledger.close()
 
 
 def test_async_client_batches(server: FakeOpenAIServer, tmp_path: Path) -> None:
