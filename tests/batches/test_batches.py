@@ -136,6 +136,8 @@ def test_killed_after_submission_collected_by_other_processes(server: FakeOpenAI
     assert reserved == 0 and spent == sum(r.cost_usd for r in records)
 
 
+# litellm's first live call in a process imports a module that warns about its own typing
+@pytest.mark.filterwarnings("ignore:Items .* on TypedDict class .*ReadOnly:UserWarning")
 def test_concurrent_batches_and_live_traffic_never_exceed_the_budget(server: FakeOpenAIServer,
                                                                      tmp_path: Path) -> None:
     server.script("gpt-4o-mini")  # usage the fake counts from the request: within the worst case
