@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import (
     AuthenticationError,
     BadRequestError,
+    BatchError,
     BudgetExceeded,
     BudgetStoreUnavailable,
     CacheUnavailable,
@@ -42,6 +43,7 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "BatchError",
     "BudgetExceeded",
     "BudgetStoreUnavailable",
     "CacheUnavailable",

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._caching import cache_call
 from ._defaults import default_config
@@ -30,6 +30,9 @@ from .policies import ConfigSource, CostrouteConfig, load_config
 from .pricing._registry import PriceRegistry
 from .providers import Completer, LiteLLMCompleter
 from .router._select import Decision
+
+if TYPE_CHECKING:
+    from .batches import AsyncBatches, Batches
 from .spend import (
     AlertEvent,
     BudgetConfig,
@@ -216,6 +219,13 @@ class Client(_Base):
     def chat(self) -> _Chat:
         return _Chat(self)
 
+    @cached_property
+    def batches(self) -> Batches:
+        """Provider batch APIs at batch prices (:mod:`costroute.batches`)."""
+        from .batches import Batches
+
+        return Batches(self._engine, self._driver)
+
     def close(self) -> None:
         """Finish background work (shadow calls), then close the HTTP pools this client opened."""
         if "_background" in self.__dict__:
@@ -256,6 +266,14 @@ class AsyncClient(_Base):
     @cached_property
     def chat(self) -> _AsyncChat:
         return _AsyncChat(self)
+
+    @cached_property
+    def batches(self) -> AsyncBatches:
+        """Provider batch APIs at batch prices (:mod:`costroute.batches`), from worker threads."""
+        from .batches import AsyncBatches, Batches
+
+        return AsyncBatches(Batches(self._engine, SyncDriver(self._engine, sleep=time.sleep,
+                                                                 on_record=self._on_record)))
 
     async def aclose(self) -> None:
         """Finish background work (shadow calls; at most 30 s), then close the HTTP pools."""

@@ -31,6 +31,7 @@ from typing import Any
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "BatchError",
     "BudgetExceeded",
     "BudgetStoreUnavailable",
     "CacheUnavailable",
@@ -55,6 +56,15 @@ class CostrouteError(Exception):
     the error ended (set by the client; ``None`` outside a request)."""
 
     request_id: str | None = None
+
+
+class BatchError(CostrouteError):
+    """A batch could not be submitted, found or collected (the provider's batch API refused or
+    failed, or the batch id is unknown). ``status_code`` is the provider's HTTP status, if any."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class ConfigError(CostrouteError, ValueError):

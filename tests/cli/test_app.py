@@ -69,8 +69,8 @@ def test_missing_optional_command_modules_are_skipped(monkeypatch: pytest.Monkey
     monkeypatch.setattr(costroute.cli.importlib, "import_module", _importer(modules))
     fresh = typer.Typer()
     costroute.cli._register(fresh)
-    assert sorted(c.name or "" for c in fresh.registered_commands) == ["config", "demo", "eval", "prices", "route",
-                                                                       "serve"]
+    names = sorted(c.name or "" for c in fresh.registered_commands)
+    assert names == ["batch", "config", "demo", "eval", "prices", "route", "serve"]
 
 
 def test_a_broken_optional_command_module_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""costroute's command line: ``costroute route|prices|demo|config|serve`` and, when installed, spend and eval commands.
+"""costroute's command line: ``costroute route|prices|demo|config|serve|batch``, and spend and eval commands.
 
 Each command lives in its own module with a ``register(app)`` function and imports the heavy parts
 of costroute (and never litellm, except ``demo``) only when it runs, so ``costroute --help`` is fast.
@@ -16,7 +16,7 @@ from .._version import __version__
 __all__ = ["app", "main"]
 
 #: Command modules that always ship with the CLI.
-_BUILTIN = ("_route", "_prices", "_demo", "_config", "_serve")
+_BUILTIN = ("_route", "_prices", "_demo", "_config", "_serve", "_batch")
 #: Command modules owned by other packages of costroute; skipped when absent.
 _OPTIONAL = ("_spend", "_eval", "_routing")
 

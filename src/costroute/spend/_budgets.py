@@ -271,9 +271,10 @@ class Budgets:
     # -- sync ----------------------------------------------------------------------------------
     def reserve(
         self, *, request_id: str, amount: Decimal, tags: Mapping[str, str] | None = None,
-        policy: str = "default", model: str = "",
+        policy: str = "default", model: str = "", ttl_s: float | None = None,
     ) -> Reservation:
-        """Hold ``amount`` on every applicable counter, all or nothing.
+        """Hold ``amount`` on every applicable counter, all or nothing, for ``ttl_s`` seconds
+        (default: ``reservation_ttl_s``; a batch holds for its completion window).
 
         Raises :class:`~costroute.BudgetExceeded` (``.action`` ``block`` or ``downgrade``) when an
         enforced budget would go over, and :class:`~costroute.BudgetStoreUnavailable` when the
@@ -284,16 +285,15 @@ class Budgets:
             return res
         self.flush_pending()  # fail closed while settles of answered requests wait for the store
         try:
+            ttl = self.reservation_ttl_s if ttl_s is None else ttl_s
             try:
                 outcome = self.store.reserve(
-                    res.id, res.keys, res.micros, now=now, ttl_s=self.reservation_ttl_s,
-                    guarded=self._guarded,
+                    res.id, res.keys, res.micros, now=now, ttl_s=ttl, guarded=self._guarded,
                 )
             except StoreUnseeded:
                 self._seed()
                 outcome = self.store.reserve(
-                    res.id, res.keys, res.micros, now=now, ttl_s=self.reservation_ttl_s,
-                    guarded=self._guarded,
+                    res.id, res.keys, res.micros, now=now, ttl_s=ttl, guarded=self._guarded,
                 )
         except BaseException:
             with contextlib.suppress(Exception):
@@ -307,6 +307,11 @@ class Budgets:
             res.state = "released"
             raise refusal(res.keys, outcome, res.micros)
         return res
+
+    def held(self, *, id: str, request_id: str, amount: Decimal, keys: Sequence[BudgetKey]) -> Reservation:
+        """A reservation made earlier (maybe by another process) on ``keys``, to settle or release."""
+        return Reservation(self, id=id, request_id=request_id, amount=Decimal(amount), keys=tuple(keys),
+                           micros=to_micros_ceil(amount))
 
     def settle(self, reservation: Reservation, actual: Decimal) -> None:
         """Count ``actual`` as spent (even above the estimate: spend is truth) and drop the hold."""

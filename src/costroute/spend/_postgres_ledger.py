@@ -9,9 +9,9 @@ group-committed (:mod:`._group`); the async half runs on psycopg's ``AsyncConnec
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
@@ -220,6 +220,9 @@ _INSERT = (
 _FEEDBACK_UPSERT = feedback_upsert(_DIALECT)
 
 
+T = TypeVar("T")
+
+
 class PostgresLedger:
     """Spend records in PostgreSQL; safe across threads, processes and hosts.
 
@@ -299,6 +302,23 @@ class PostgresLedger:
 
     def _rows(self, records: Iterable[SpendRecord]) -> list[Any]:
         return [encode(r, _DIALECT, store_prompts=self.store_prompts) for r in records]
+
+    placeholder = "%s"
+
+    def in_transaction(self, fn: Callable[[Any], T]) -> T:
+        """``fn(connection)`` in one transaction: for state kept next to the records, such as
+        batches (:mod:`costroute.batches`)."""
+        def run(conn: Any) -> T:
+            with conn.transaction():
+                return fn(conn)
+
+        return self._db.run("write batch state", run)
+
+    def insert_in(self, conn: Any, record: SpendRecord) -> bool:
+        """Append ``record`` inside :meth:`in_transaction`'s ``conn``; ``False`` if a record of its
+        request and attempt was booked already."""
+        cur = conn.execute(_INSERT, encode(record, _DIALECT, store_prompts=self.store_prompts))
+        return bool(cur.rowcount)
 
     def append(self, record: SpendRecord) -> None:
         self.append_many([record])

@@ -306,6 +306,21 @@ class SQLiteLedger:
     def _rows(self, records: Iterable[SpendRecord]) -> list[Any]:
         return [encode(r, _DIALECT, store_prompts=self.store_prompts) for r in records]
 
+    placeholder = "?"
+
+    def in_transaction(self, fn: Callable[[Any], T]) -> T:
+        """``fn(connection)`` in one write transaction on the ledger's file (``BEGIN IMMEDIATE``;
+        committed when it returns): for state kept next to the records, such as batches
+        (:mod:`costroute.batches`)."""
+        with self._guard("write batch state"), self._db.write() as conn:
+            return fn(conn)
+
+    def insert_in(self, conn: Any, record: SpendRecord) -> bool:
+        """Append ``record`` inside :meth:`in_transaction`'s ``conn``; ``False`` if a record of its
+        request and attempt was booked already (records are unique per request and attempt)."""
+        cur = conn.execute(_INSERT, encode(record, _DIALECT, store_prompts=self.store_prompts))
+        return bool(cur.rowcount)
+
     def append(self, record: SpendRecord) -> None:
         self.append_many([record])
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ._fake_batches import FakeBatches
 from ._fake_cache import PrefixCache, anthropic_answer, anthropic_tokens, last_text
 
 __all__ = ["FakeOpenAIServer", "ModelScript", "Reply"]
@@ -130,6 +131,7 @@ class FakeOpenAIServer:
         self.peak_in_flight = 0
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.batches = FakeBatches(self)  # the Files + Batches endpoints
 
     @property
     def base_url(self) -> str:
@@ -175,6 +177,24 @@ class FakeOpenAIServer:
     def calls_for(self, model: str) -> int:
         with self._lock:
             return sum(1 for c in self.calls if c.get("model") == model)
+
+    def answer_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The chat-completion body the model's script answers ``body`` with (no failures, no
+        latency, not counted in ``calls``): what a batch item gets."""
+        with self._lock:
+            script = self._scripts.setdefault(str(body.get("model")), ModelScript())
+        messages = body.get("messages") or []
+        reply = script.reply(messages) or Reply("")
+        prompt = reply.prompt_tokens if reply.prompt_tokens is not None else _prompt_tokens(messages)
+        completion = reply.completion_tokens if reply.completion_tokens is not None else _words(reply.content)
+        if body.get("max_tokens"):
+            completion = min(completion, int(body["max_tokens"]))
+        return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                "model": body.get("model"), "service_tier": "batch",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": reply.content}}],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                          "total_tokens": prompt + completion}}
 
     def start(self) -> FakeOpenAIServer:
         self._thread.start()
@@ -222,7 +242,25 @@ class FakeOpenAIServer:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
 
+            def _batches(self, method: str) -> bool:
+                if not fake.batches.handles(self.path):
+                    return False
+                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                status, data, ctype = fake.batches.handle(method, self.path, dict(self.headers.items()), raw)
+                self.send_response(status)
+                self.send_header("content-type", ctype)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return True
+
+            def do_GET(self) -> None:
+                if not self._batches("GET"):
+                    self._json(404, {"error": {"message": "unknown path", "type": "fake"}})
+
             def do_POST(self) -> None:
+                if self._batches("POST"):
+                    return
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 anthropic = self.path.rstrip("/").endswith("/messages")  # Anthropic's Messages wire
