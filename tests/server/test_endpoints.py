@@ -89,3 +89,19 @@ def test_spend_summary_needs_a_key_and_shows_only_its_own(serve, fake: FakeOpenA
     assert bad.status_code == 400
     assert http.get(url + "/v1/costroute/spend?group_by=colour",
                      headers={"authorization": f"Bearer {ADS_KEY}"}).status_code == 400
+
+
+def test_the_dashboard_is_served_with_the_ledgers_numbers(serve, fake: FakeOpenAIServer, http: httpx.Client) -> None:
+    admin = "admin-key-0123456789abcdef"
+    running = serve(pool(fake, server={"keys": [{"key": admin}, {"key": TEAM_KEY, "tags": {"team": "search"}}]}))
+    url = running.url
+    team = {"authorization": f"Bearer {TEAM_KEY}"}
+    assert http.post(url + CHAT, json={"messages": EASY}, headers=team).status_code == 200
+    assert http.get(url + "/dashboard").status_code == 401
+    assert http.get(url + "/dashboard", headers=team).status_code == 403  # a team's key sees only its own
+    page = http.get(url + "/dashboard", headers={"authorization": f"Bearer {admin}"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    [record] = running.ledger.records()
+    assert f'id="total-spend">${record.cost_usd:,.6f}<' in page.text
+    assert "<svg" in page.text and "<script" not in page.text and UPSTREAM_KEY not in page.text
+    assert http.get(url + "/dashboard?days=0", headers={"authorization": f"Bearer {admin}"}).status_code == 400

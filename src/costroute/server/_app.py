@@ -144,9 +144,7 @@ def create_app(config: ConfigSource, *, client: AsyncClient | None = None, on_re
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz(state), methods=["GET"]),
         Route("/metrics", _metrics(state), methods=["GET"]),
-        # DASHBOARD: GET /dashboard is mounted here once the dashboard renderer
-        # (costroute.server._dashboard) is merged; until then it answers 404 in OpenAI's shape.
-        Route("/dashboard", _guarded(state, _dashboard_placeholder), methods=["GET"]),
+        Route("/dashboard", _guarded(state, _dashboard), methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.costroute = state
@@ -293,9 +291,20 @@ async def _spend(state: ServerState, request: Request, key: VirtualKey) -> Respo
         "estimated": row.estimated} for row in rows]})
 
 
-async def _dashboard_placeholder(state: ServerState, request: Request, key: VirtualKey) -> Response:
-    return _json({"error": {"message": "the dashboard is not installed in this build", "type": "not_found",
-                            "code": "not_found", "param": None}}, 404)
+async def _dashboard(state: ServerState, request: Request, key: VirtualKey) -> Response:
+    """The spend dashboard (``days``: how far back, default 30). It shows every request in the
+    ledger, so a key that stands for one team (a key with tags) may not open it."""
+    from starlette.responses import HTMLResponse
+
+    from ._dashboard import dashboard_page
+
+    if key.tags:
+        raise ApiError(403, "the dashboard shows every team's spend; open it with a key that has no tags",
+                       type="permission_error", code="dashboard_not_allowed", param=None)
+    raw = request.query_params.get("days", "30")
+    if not raw.isdigit() or not 1 <= int(raw) <= 3660:
+        raise RequestValidationError(f"must be a whole number of days from 1 to 3660, not {raw!r}", location="days")
+    return HTMLResponse(await dashboard_page(state.client, days=int(raw)))
 
 
 async def _healthz(request: Request) -> Response:
