@@ -109,7 +109,7 @@ def _unique(i: int) -> list[dict[str, str]]:
 
 
 async def test_64_requests_in_flight_reuse_kept_alive_connections(server, ledger) -> None:
-    server.script("m", latency_s=0.02)
+    server.script("m", latency_s=0.2)  # long enough that a wave overlaps at the fake on a loaded machine
     waves, width = 8, 64
     async with AsyncClient(_config(server), ledger=ledger) as client:
         for wave in range(waves):

@@ -116,7 +116,8 @@ def test_500_concurrent_streams_through_2_workers(fake: FakeOpenAIServer, tmp_pa
     limit = Decimal("3")
     fake.script("cheap-model", answer="The answer is four, as it has always been.")
     config = _shared(fake, tmp_path, budgets=[{"name": "shared", "limit_usd": str(limit)}])
-    config["budget_store"] = {"backend": "redis", "url": redis_url}
+    # a worker's event loop 250 streams deep can take longer than 5 s to read a Redis reply here
+    config["budget_store"] = {"backend": "redis", "url": redis_url, "timeout_s": 60}
     # 2 cores shared with other work: each worker runs 64 requests at once and queues the rest (before
     # anything is reserved), so its event loop is not 250 litellm calls behind its own timeouts
     config["server"] = {"max_in_flight": 64, "queue_timeout_s": 240}

@@ -145,3 +145,12 @@ def test_secrets_not_in_postgres_errors() -> None:
     with pytest.raises(LedgerUnavailable) as info3:  # a DSN psycopg cannot parse
         PostgresLedger(f"host=127.0.0.1 password={SECRET} junk")
     assert SECRET not in str(info3.value) + repr(info3.value.__cause__)
+
+
+def test_a_redis_budget_store_takes_its_timeout_from_the_config() -> None:
+    from costroute.spend._config import BudgetStoreConfig
+    from costroute.spend._view import budget_store_from_config
+
+    store = budget_store_from_config(BudgetStoreConfig(backend="redis", url="redis://127.0.0.1:1/0", timeout_s=42))
+    assert store._timeout == 42  # type: ignore[attr-defined]
+    assert BudgetStoreConfig(backend="redis", url="redis://x").timeout_s == 5.0

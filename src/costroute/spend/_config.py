@@ -88,6 +88,8 @@ class BudgetStoreConfig(_Frozen):
     path: str | None = None
     url: SecretStr | None = None
     reservation_ttl_s: Annotated[int, Field(gt=0)] = 600
+    #: how long one Redis call may take (connect or reply) before the store counts as unavailable
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 5.0
 
     @model_validator(mode="after")
     def _url_for_redis(self) -> BudgetStoreConfig:

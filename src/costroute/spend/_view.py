@@ -155,4 +155,4 @@ def budget_store_from_config(cfg: BudgetStoreConfig) -> BudgetStore:
     from ._redis_store import RedisBudgetStore
 
     assert cfg.url is not None  # the config validator guarantees it
-    return RedisBudgetStore(cfg.url.get_secret_value())
+    return RedisBudgetStore(cfg.url.get_secret_value(), socket_timeout=cfg.timeout_s)
