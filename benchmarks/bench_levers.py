@@ -93,9 +93,10 @@ def levers(prompts: int) -> None:
     if batch is None:
         print("    batch: benchmarks/_levers_batch.py not present (the batch arm is measured there)")
     else:
-        live, _, _ = _flex_run(sample, prompts, {})
+        live, _, _ = _flex_run(sample, prompts, FLEX_MODELS)  # the recorded models have no batch price
         total = batch(prompts)
-        print(f"    batch (client.batches, recorded models)          batch ${total:.6f}  batch/live {total / live:.3f}")
+        print(f"    batch (client.batches, on gpt-5-mini / gpt-5)    live ${live:.6f}  batch ${total:.6f}  "
+              f"batch/live {total / live:.3f}")
 
 
 # -- (b) the agent run ----------------------------------------------------------------------------

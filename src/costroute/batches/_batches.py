@@ -33,7 +33,7 @@ from .._errors import BatchError, CostrouteError, RequestValidationError
 from .._loop import Store
 from ..providers._table import provider_rules
 from ._state import BatchRow, BatchState, ItemRow, JobRow, keys_from_json, keys_to_json
-from ._wire import OpenAIBatchAPI
+from ._wire import AnthropicBatchAPI, OpenAIBatchAPI, anthropic_params, openai_body
 
 if TYPE_CHECKING:
     from .._drivers import SyncDriver
@@ -46,6 +46,10 @@ BatchStatus = Literal["submitted", "in_progress", "completed", "failed", "cancel
 _WINDOWS = {"24h": 24 * 3600}
 _TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
 _OWN_KEYS = frozenset({"custom_id", "policy", "tags", "stream", "deferrable"})
+#: The provider batch APIs costroute submits to (``BatchRules.api``).
+_OPENAI, _ANTHROPIC = "openai-batches", "anthropic-message-batches"
+_APIS = frozenset({_OPENAI, _ANTHROPIC})
+_KEY_ENV = {_OPENAI: "OPENAI_API_KEY", _ANTHROPIC: "ANTHROPIC_API_KEY"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +128,13 @@ class Batches:
                 raise RequestValidationError(str(exc), location=f"{where}.{getattr(exc, 'location', '')}") from None
             model = plan.decision.model
             rules = provider_rules(engine.candidate(plan, model).provider).batch
-            if rules is None or rules.api != "openai-batches":
+            if rules is None or rules.api not in _APIS:
                 raise RequestValidationError(
-                    f"routed to {model}, whose provider has no batch API costroute can submit to (OpenAI's)",
-                    location=where)
+                    f"routed to {model}, whose provider has no batch API costroute can submit to "
+                    "(OpenAI's Batch API, Anthropic's Message Batches)", location=where)
+            if rules.api == _ANTHROPIC and int(kwargs.get("n") or 1) != 1:
+                raise RequestValidationError("Anthropic's Message Batches answer once per request",
+                                             location=where + ".n")
             plans.append((cid, kwargs, plan))
         state = self._state  # the ledger can hold batches: checked before any hold
         window_s = _WINDOWS[completion_window]
@@ -164,10 +171,17 @@ class Batches:
             model = plan.decision.model
             call = engine.call_for(plan, model)
             wire = model.split("/", 1)[1] if "/" in model else model
-            line = json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions",
-                               "body": {"model": wire, "messages": call.messages, **call.params}}).encode() + b"\n"
             rules = provider_rules(call.provider).batch
             assert rules is not None
+            if rules.api == _ANTHROPIC:  # one inline request: {custom_id, params}
+                params = dict(call.params)
+                if not (params.get("max_tokens") or params.get("max_completion_tokens")):
+                    params["max_tokens"] = plan.needs.output_tokens  # required; the bound the hold assumed
+                entry = {"custom_id": cid, "params": anthropic_params(wire, list(call.messages), params)}
+                line = json.dumps(entry).encode() + b"\n"
+            else:
+                line = json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions",
+                                   "body": {"model": wire, "messages": call.messages, **call.params}}).encode() + b"\n"
             jobs = groups.setdefault((model, call.api_base), [[]])
             current = jobs[-1]
             size = sum(len(x[2]) for x in current)
@@ -177,19 +191,28 @@ class Batches:
             current.append((cid, plan, line))
         return [job for jobs in groups.values() for job in jobs]
 
-    def _api(self, plan: Plan, model: str) -> OpenAIBatchAPI:
+    def _api(self, plan: Plan, model: str) -> OpenAIBatchAPI | AnthropicBatchAPI:
         call = self._engine.call_for(plan, model)
         key: Any = call.api_key
         secret = key.get_secret_value() if hasattr(key, "get_secret_value") else key
-        return OpenAIBatchAPI(call.api_base, secret or os.environ.get("OPENAI_API_KEY"))
+        rules = provider_rules(call.provider).batch
+        api = rules.api if rules is not None else _OPENAI
+        secret = secret or os.environ.get(_KEY_ENV.get(api, "OPENAI_API_KEY"))
+        if api == _ANTHROPIC:
+            return AnthropicBatchAPI(call.api_base, secret)
+        return OpenAIBatchAPI(call.api_base, secret)
 
     def _submit(self, batch_id: str, group: list[tuple[str, Plan, bytes]], by_id: Mapping[str, ItemRow],
                 window: str) -> None:
         model = group[0][1].decision.model
         api = self._api(group[0][1], model)
         try:
-            file_id = api.upload(b"".join(line for _, _, line in group))
-            job = api.create(file_id, window=window, metadata={"costroute_batch": batch_id})
+            if isinstance(api, AnthropicBatchAPI):
+                job = api.create([json.loads(line) for _, _, line in group])
+                job["status"] = job.get("processing_status", "in_progress")
+            else:
+                file_id = api.upload(b"".join(line for _, _, line in group))
+                job = api.create(file_id, window=window, metadata={"costroute_batch": batch_id})
         except CostrouteError as exc:
             log.warning("batch %s: a job for %s was not submitted: %s", batch_id, model, exc)
             for cid, _, _ in group:
@@ -212,8 +235,8 @@ class Batches:
         counts = {s: sum(1 for i in items if i.state == s) for s in ("held", "booked", "failed", "released")}
         statuses = {j.status for j in jobs}
         status: BatchStatus
-        if counts["held"]:
-            status = "in_progress" if statuses & {"in_progress", "finalizing"} else "submitted"
+        if counts["held"]:  # OpenAI's job statuses; an Anthropic batch is in_progress until it ends
+            status = "in_progress" if statuses & {"in_progress", "finalizing", "canceling"} else "submitted"
         elif row.cancelled:
             status = "cancelled"
         elif "expired" in statuses:
@@ -235,6 +258,9 @@ class Batches:
                 continue
             plan = self._plan_of(row, pending[0])
             api = self._api(plan, job.model)
+            if isinstance(api, AnthropicBatchAPI):
+                self._collect_anthropic(row, job, pending, api)
+                continue
             info = api.retrieve(job.job_id)
             status = str(info.get("status"))
             if status != job.status:
@@ -251,6 +277,37 @@ class Batches:
             for item in by_id.values():  # no line at all: cancelled or expired before it ran
                 self._drop(item, "released", f"batch job {status}")
 
+    def _collect_anthropic(self, row: BatchRow, job: JobRow, pending: list[ItemRow], api: AnthropicBatchAPI) -> None:
+        """An Anthropic message batch: once ``ended``, each result books (``succeeded``), fails
+        (``errored``) or releases its hold (``canceled``, ``expired``, or no result at all)."""
+        info = api.retrieve(job.job_id)
+        status = str(info.get("processing_status"))
+        if status != "ended":
+            if status != job.status:
+                self._state.set_job_status(job.job_id, status)
+            return
+        by_id = {i.custom_id: i for i in pending}
+        kinds: set[str] = set()
+        for line in api.results(job.job_id):
+            item = by_id.pop(str(line.get("custom_id")), None)
+            result = line.get("result")
+            kind = str(result.get("type")) if isinstance(result, Mapping) else "missing"
+            kinds.add(kind)
+            if item is None or not isinstance(result, Mapping):
+                continue
+            message = result.get("message")
+            if kind == "succeeded" and isinstance(message, Mapping):
+                self._book(row, item, openai_body(dict(message)))
+            elif kind == "errored":
+                self._drop(item, "failed", json.dumps(result.get("error") or {"message": "errored"})[:500])
+            else:
+                self._drop(item, "released", f"message batch request {kind}")
+        for item in by_id.values():
+            self._drop(item, "released", "message batch ended without this request")
+        status = "expired" if "expired" in kinds else "ended"
+        if status != job.status:
+            self._state.set_job_status(job.job_id, status)
+
     def _plan_of(self, row: BatchRow, item: ItemRow) -> Plan:
         return self._engine.plan(item.request, service_tier="batch", request_id=item.request_id)
 
@@ -262,19 +319,23 @@ class Batches:
             self._drop(item, "released" if _code(error) == "batch_expired" else "failed",
                        json.dumps(error)[:500])
             return
+        self._book(row, item, dict(body))
+
+    def _book(self, row: BatchRow, item: ItemRow, body: dict[str, Any]) -> None:
+        """An answered item: one record at batch prices, booked once; its hold settled; cached."""
         engine = self._engine
         plan = self._plan_of(row, item)
         info, record = engine.finish(plan, item.model, 1, body.get("usage"), time.perf_counter(),
                                      response=None, tier="batch")
         record = dataclasses.replace(record, batch_id=row.id, ts=engine._now())
-        if not self._state.book(item, dict(body), record):
+        if not self._state.book(item, body, record):
             return  # another collector booked it
         if item.hold_id and engine.budgets is not None:
             engine.budgets.held(id=item.hold_id, request_id=item.request_id, amount=item.hold_usd,
                                 keys=keys_from_json(item.hold_keys)).settle(record.cost_usd)
         cached = cache_call(engine.cache, plan, item.request, engine.config.tiers)
         if cached is not None and cached.storable and cached.key is not None:
-            self._driver.run(_store(cached, store_args(engine, cached, info, response=dict(body))), plan)
+            self._driver.run(_store(cached, store_args(engine, cached, info, response=body)), plan)
 
     def _drop(self, item: ItemRow, state: str, error: str) -> None:
         if self._state.drop(item, state, error) and item.hold_id and self._engine.budgets is not None:

@@ -5,7 +5,9 @@
 completes after ``complete_after_polls`` retrievals (or ``complete_after_s`` seconds); items whose
 ``custom_id`` is in ``fail_ids`` land in the error file; with ``expire_after_items`` set the
 batch expires with only that many items answered (the rest in the error file as
-``batch_expired``). Each answered item is priced like the fake's chat answers (the model's
+``batch_expired``). Anthropic's Message Batches (``/v1/messages/batches``) are
+:class:`~costroute.testing._fake_message_batches.FakeMessageBatches`, under ``anthropic``, with the
+same settings. Each answered item is priced like the fake's chat answers (the model's
 script applies). What it was sent is kept: ``uploads`` (the JSONL lines) and ``requests``
 (method and path of every call).
 
@@ -22,6 +24,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from ._fake_message_batches import FakeMessageBatches
 
 if TYPE_CHECKING:
     from ._fake_server import FakeOpenAIServer
@@ -73,6 +77,7 @@ class FakeBatches:
         self.batches: dict[str, _Batch] = {}
         self.uploads: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
+        self.anthropic = FakeMessageBatches(server)  # /v1/messages/batches
 
     def configure(self, *, complete_after_polls: int = 1, complete_after_s: float | None = None,
                   fail_ids: set[str] | frozenset[str] = frozenset(), expire_after_items: int | None = None) -> None:
@@ -82,13 +87,15 @@ class FakeBatches:
                                           expire_after_items)
 
     def handles(self, path: str) -> bool:
-        return path.startswith(("/v1/files", "/v1/batches"))
+        return path.startswith(("/v1/files", "/v1/batches", "/v1/messages/batches"))
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         with self._lock:
             self.requests.append((method, path))
             parts = [p for p in path.split("?")[0].split("/") if p][1:]  # drop "v1"
             try:
+                if parts[:2] == ["messages", "batches"]:
+                    return self.anthropic.route(method, parts, headers, body, self.settings)
                 return self._route(method, parts, headers, body)
             except KeyError as exc:
                 return _json(404, {"error": {"message": f"no such object: {exc}", "type": "invalid_request_error"}})

@@ -196,6 +196,21 @@ class FakeOpenAIServer:
                 "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                           "total_tokens": prompt + completion}}
 
+    def anthropic_body(self, params: dict[str, Any], extra_usage: Mapping[str, int] | None = None) -> dict[str, Any]:
+        """The Anthropic Messages answer the model's script gives ``params`` (no failures, no latency,
+        not counted in ``calls``), its usage plus ``extra_usage`` (cache counts): what an Anthropic
+        batch item gets."""
+        with self._lock:
+            script = self._scripts.setdefault(str(params.get("model")), ModelScript())
+        reply = script.reply([{"role": "user", "content": last_text(params)}]) or Reply("")
+        usage: dict[str, Any] = {"input_tokens": reply.prompt_tokens if reply.prompt_tokens is not None
+                                 else anthropic_tokens(params),
+                                 "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
+        usage.update(extra_usage or {})
+        completion = reply.completion_tokens if reply.completion_tokens is not None else _words(reply.content)
+        usage["output_tokens"] = min(completion, int(params.get("max_tokens") or completion))
+        return anthropic_answer(params, reply.content, usage)
+
     def start(self) -> FakeOpenAIServer:
         self._thread.start()
         return self
