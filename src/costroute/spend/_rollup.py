@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from ._ledger import SummaryRow, check_group_by, row_from
 
@@ -82,8 +82,19 @@ def _ceil_hour(ts: datetime) -> datetime:
     return floor if floor == ts else floor + timedelta(hours=1)
 
 
-def _where(
-    d: RollupDialect, col: str, since: datetime | None, until: datetime | None,
+class FilterDialect(Protocol):
+    """What a WHERE clause over records or rollups needs of a dialect (both ledgers' have it)."""
+
+    @property
+    def ph(self) -> str: ...
+    @property
+    def ts_out(self) -> Any: ...
+    @property
+    def tag_expr(self) -> Any: ...
+
+
+def where_clause(
+    d: FilterDialect, col: str, since: datetime | None, until: datetime | None,
     tags: Mapping[str, str] | None, model: str | None, policy: str | None,
     extra: Sequence[str] = (),
 ) -> tuple[str, list[Any]]:
@@ -129,7 +140,7 @@ def _select(
     extra: Sequence[str] = (),
 ) -> tuple[str, list[Any]]:
     exprs, gparams = _groups(d, fields, col)
-    where, wparams = _where(d, col, since, until, extra=extra, **filters)
+    where, wparams = where_clause(d, col, since, until, extra=extra, **filters)
     sql = f"SELECT {', '.join([*exprs, *aggs])} FROM {table}{where}"
     if exprs:
         sql += " GROUP BY " + ", ".join(str(i) for i in range(1, len(exprs) + 1))

@@ -16,6 +16,7 @@ from typing import Any
 from ._ledger import SummaryRow, check_group_by, row_from
 from ._money import from_micros, to_micros
 from ._records import Feedback, SpendRecord, Tags
+from ._rollup import where_clause
 
 __all__ = [
     "COLUMNS",
@@ -100,25 +101,7 @@ def _where(
     d: Dialect, *, since: datetime | None, until: datetime | None,
     tags: Mapping[str, str] | None, model: str | None, policy: str | None,
 ) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if since is not None:
-        clauses.append(f"ts >= {d.ph}")
-        params.append(d.ts_out(since))
-    if until is not None:
-        clauses.append(f"ts < {d.ph}")
-        params.append(d.ts_out(until))
-    if model is not None:
-        clauses.append(f"model = {d.ph}")
-        params.append(model)
-    if policy is not None:
-        clauses.append(f"policy = {d.ph}")
-        params.append(policy)
-    for name, value in (tags or {}).items():
-        expr, param = d.tag_expr(name)
-        clauses.append(f"{expr} = {d.ph}")
-        params += [param, value]
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+    return where_clause(d, "ts", since, until, tags, model, policy)
 
 
 def records_query(
